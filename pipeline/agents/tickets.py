@@ -1,0 +1,88 @@
+"""The ticket agent: reads raw records, hands them to the processor, publishes what it returns.
+
+It consumes two co-partitioned topics: ``tickets.events`` and the internal ticks topic. In live
+(wall-clock) mode a timer puts a tick on partition p when something is due there, so deadlines and
+orphan timeouts fire even when no event arrives; table writes stay inside stream processing, as
+Faust requires. In event-time mode no ticks are sent: only events move a partition's clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import faust
+
+from pipeline.processor import DeadLetter, Output, Processor, Record
+from pipeline.tables.tickets import TableStore
+
+log = logging.getLogger(__name__)
+
+
+class Publisher:
+    """Sends the processor's outputs to their topics; Faust flushes them before it commits offsets."""
+
+    def __init__(self, dlq: faust.TopicT) -> None:
+        self._dlq = dlq
+
+    async def publish(self, outputs: list[Output]) -> None:
+        for out in outputs:
+            if isinstance(out, DeadLetter):
+                await self._dlq.send(
+                    key=out.key, value=out.value, headers=out.headers(),
+                    timestamp=None if out.timestamp_ms is None else out.timestamp_ms / 1000,
+                )
+
+
+def register(
+    app: faust.App,
+    *,
+    source: faust.TopicT,
+    ticks: faust.TopicT,
+    events_topic: str,
+    processor: Processor,
+    store: TableStore,
+    publisher: Publisher,
+    tick_interval_s: float,
+) -> None:
+    ticks_topic = ticks.get_topic_name()
+    tick_pending: dict[int, float] = {}
+
+    @app.agent(source, name="tickets", concurrency=1)
+    async def tickets(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            msg = event.message
+            if msg.topic == ticks_topic:
+                tick_pending.pop(msg.partition, None)
+                outputs = processor.tick(msg.partition, store)
+            else:
+                record = Record(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
+                                None if msg.timestamp is None else int(msg.timestamp * 1000))
+                outputs = processor.process_safely(record, store)
+            if outputs:
+                await publisher.publish(outputs)
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(sender: faust.App, assigned: set, **kwargs: object) -> None:
+        processor.partitions_changed()
+        tick_pending.clear()
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(sender: faust.App, revoked: set, **kwargs: object) -> None:
+        processor.partitions_changed()
+
+    if processor.clock.event_time:
+        return
+
+    @app.timer(interval=tick_interval_s, name="ticks")
+    async def send_ticks() -> None:
+        now = time.monotonic()
+        for tp in app.consumer.assignment():
+            if tp.topic != events_topic:
+                continue
+            sent = tick_pending.get(tp.partition)
+            if sent is not None and now - sent < 10:  # one tick in flight per partition
+                continue
+            if processor.needs_tick(tp.partition):
+                tick_pending[tp.partition] = now
+                await ticks.send(key=None, value=b"", partition=tp.partition)

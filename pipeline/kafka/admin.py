@@ -1,0 +1,63 @@
+"""Topic administration with aiokafka's admin client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from pipeline.errors import PipelineError
+
+log = logging.getLogger(__name__)
+
+# Big enough for any record the events topic accepts, so an oversized event can be dead-lettered as is.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+async def ensure_topics(
+    bootstrap: str,
+    wanted: Mapping[str, int],
+    *,
+    replication_factor: int = 1,
+    configs: Mapping[str, Mapping[str, str]] | None = None,
+    timeout_s: float = 30.0,
+) -> dict[str, int]:
+    """Create the topics that are missing; return every topic's actual partition count.
+
+    An existing topic keeps its partition count (changing it would move keys between partitions).
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+    except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        raise PipelineError(f"cannot reach Kafka at {bootstrap}: {exc!r}") from exc
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, num_partitions=parts, replication_factor=replication_factor,
+                     topic_configs=dict((configs or {}).get(name, {})))
+            for name, parts in wanted.items() if name not in existing
+        ]
+        if missing:
+            log.info("creating topics: %s", ", ".join(t.name for t in missing))
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another worker won the race
+        return await partition_counts(admin, list(wanted))
+    finally:
+        await admin.close()
+
+
+async def partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for _ in range(50):  # a just-created topic takes a moment to show its partitions
+        described = await admin.describe_topics(names)
+        counts = {d["topic"]: len(d["partitions"]) for d in described if d.get("error_code", 0) == 0}
+        if all(counts.get(n, 0) > 0 for n in names):
+            return counts
+        await asyncio.sleep(0.2)
+    raise PipelineError(f"topics did not become ready: {sorted(set(names) - set(counts))}")

@@ -1,0 +1,347 @@
+"""A single-node Apache Kafka (KRaft) broker for the demo and the tests, run from Maven Central's jars.
+
+``EmbeddedKafka(...).start()`` resolves ``org.apache.kafka:kafka_2.13:<version>`` and its runtime
+dependencies with Maven into a cache (once per version), formats KRaft storage (once per data dir),
+starts ``kafka.Kafka`` with ``java`` in its own session, and returns when a metadata request
+succeeds. It is idempotent: starting a running broker returns it. ``stop()`` ends it by its own pid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from pipeline.errors import BrokerError
+
+DEFAULT_VERSION = "3.9.1"
+DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+_LOG4J2 = "2.24.3"
+MESSAGE_MAX_BYTES = 8 * 1024 * 1024 + 1024
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sla-pipeline" / "kafka"
+
+
+@dataclasses.dataclass(frozen=True)
+class BrokerStatus:
+    running: bool
+    pid: int | None
+    version: str | None
+    bootstrap: str
+    home: Path
+    log_file: Path
+
+    def describe(self) -> str:
+        if self.running:
+            return f"Kafka {self.version} running at {self.bootstrap} (pid {self.pid}); log: {self.log_file}"
+        return f"Kafka not running at {self.bootstrap} (state in {self.home})"
+
+
+class EmbeddedKafka:
+    def __init__(
+        self,
+        *,
+        home: Path,
+        version: str = DEFAULT_VERSION,
+        port: int = 9092,
+        controller_port: int | None = None,
+        cache: Path | None = None,
+        heap: str = "768m",
+        java: str = "java",
+        mvn: str = "mvn",
+    ) -> None:
+        if not version or not all(part.isdigit() for part in version.split(".")):
+            raise BrokerError(f"Kafka version must look like 3.9.1, got {version!r}")
+        self.home = home.resolve()
+        self.version = version
+        self.port = port
+        self.controller_port = controller_port or port + 1
+        self.cache = (cache or default_cache()).resolve()
+        self.heap = heap
+        self.java = java
+        self.mvn = mvn
+
+    # --- paths --------------------------------------------------------------------------------
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+    @property
+    def lib_dir(self) -> Path:
+        return self.cache / self.version / "lib"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / "server.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "kafka.pid"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    # --- jars ---------------------------------------------------------------------------------
+    def resolve_jars(self) -> Path:
+        """Fetch the broker's jars with Maven into the cache (once per version)."""
+        done = self.lib_dir / ".complete"
+        if done.exists():
+            return self.lib_dir
+        if shutil.which(self.mvn) is None:
+            raise BrokerError("Maven ('mvn') is not installed; it fetches Kafka's jars from Maven Central")
+        work = self.cache / self.version
+        work.mkdir(parents=True, exist_ok=True)
+        with open(work / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two processes resolving the same version wait for each other
+            if done.exists():
+                return self.lib_dir
+            (work / "pom.xml").write_text(self._pom())
+            tmp = work / "lib.partial"
+            shutil.rmtree(tmp, ignore_errors=True)
+            cmd = [self.mvn, "-B", "-q", "-f", str(work / "pom.xml"), f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+                   f"-DoutputDirectory={tmp}", "-DincludeScope=runtime"]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+                raise BrokerError(f"Maven could not fetch Kafka {self.version}:\n{tail}")
+            shutil.rmtree(self.lib_dir, ignore_errors=True)
+            tmp.rename(self.lib_dir)
+            done.touch()
+        return self.lib_dir
+
+    def _pom(self) -> str:
+        deps = [("org.apache.kafka", "kafka_2.13", self.version)]
+        if self.major >= 4:  # Kafka 4 logs through Log4j 2 (and SLF4J 1.7)
+            deps += [("org.apache.logging.log4j", "log4j-core", _LOG4J2),
+                     ("org.apache.logging.log4j", "log4j-slf4j-impl", _LOG4J2)]
+        else:
+            deps += [("org.slf4j", "slf4j-reload4j", "1.7.36")]
+        rows = "\n".join(
+            f"    <dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>"
+            for g, a, v in deps
+        )
+        return f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.sla-pipeline</groupId><artifactId>kafka-runtime</artifactId><version>{self.version}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+{rows}
+  </dependencies>
+</project>
+"""
+
+    # --- configuration ------------------------------------------------------------------------
+    def _write_config(self) -> Path:
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.data_dir),
+            "num.partitions": "4",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "8",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "4",
+            "group.initial.rebalance.delay.ms": "0",
+            "message.max.bytes": str(MESSAGE_MAX_BYTES),
+            "replica.fetch.max.bytes": str(MESSAGE_MAX_BYTES),
+            "log.retention.hours": "168",
+        }
+        if self.major >= 4:
+            props["share.coordinator.state.topic.replication.factor"] = "1"
+            props["share.coordinator.state.topic.min.isr"] = "1"
+        path = self.home / "server.properties"
+        path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        log = str(self.log_file)
+        if self.major >= 4:
+            (self.home / "log4j2.properties").write_text(
+                "status = warn\nappender.file.type = File\nappender.file.name = FILE\n"
+                f"appender.file.fileName = {log}\nappender.file.layout.type = PatternLayout\n"
+                "appender.file.layout.pattern = [%d] %p %m (%c)%n\n"
+                "rootLogger.level = INFO\nrootLogger.appenderRef.file.ref = FILE\n"
+            )
+        else:
+            (self.home / "log4j.properties").write_text(
+                "log4j.rootLogger=INFO, file\nlog4j.appender.file=org.apache.log4j.FileAppender\n"
+                f"log4j.appender.file.File={log}\nlog4j.appender.file.layout=org.apache.log4j.PatternLayout\n"
+                "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+            )
+        return path
+
+    def _log_flag(self) -> str:
+        if self.major >= 4:
+            return f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}"
+        return f"-Dlog4j.configuration=file:{self.home / 'log4j.properties'}"
+
+    def _java(self, *args: str) -> list[str]:
+        return [self.java, self._log_flag(), "-cp", f"{self.lib_dir}/*", *args]
+
+    def _format(self, config: Path) -> None:
+        stamp = self.home / "version"
+        if (self.data_dir / "meta.properties").exists():
+            formatted_by = stamp.read_text().strip() if stamp.exists() else None
+            if formatted_by and formatted_by != self.version:
+                raise BrokerError(
+                    f"{self.data_dir} holds data of Kafka {formatted_by}, not {self.version}; "
+                    "start that version, or remove the folder for a fresh broker (`kafka start --fresh`)"
+                )
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        proc = subprocess.run(
+            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            capture_output=True, text=True, check=False,
+        )
+        if proc.returncode != 0:
+            raise BrokerError(f"formatting KRaft storage failed:\n{proc.stdout}{proc.stderr}")
+        stamp.write_text(self.version)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def status(self) -> BrokerStatus:
+        pid = self._live_pid()
+        version = None
+        stamp = self.home / "version"
+        if stamp.exists():
+            version = stamp.read_text().strip()
+        return BrokerStatus(pid is not None and _ready(self.bootstrap), pid, version, self.bootstrap,
+                            self.home, self.log_file)
+
+    def start(self, *, timeout_s: float = 120.0, fresh: bool = False) -> BrokerStatus:
+        pid = self._live_pid()
+        if pid is not None:
+            self._wait_ready(pid, timeout_s)
+            return self.status()
+        if fresh:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            (self.home / "version").unlink(missing_ok=True)
+        if _port_open(self.port) or _port_open(self.controller_port):
+            raise BrokerError(
+                f"port {self.port} or {self.controller_port} on 127.0.0.1 is in use by another program; "
+                "choose other ports with --port"
+            )
+        if shutil.which(self.java) is None:
+            raise BrokerError("Java ('java', 17 or newer) is not installed; the broker runs on it")
+        self.resolve_jars()
+        config = self._write_config()
+        self._format(config)
+        out = open(self.home / "logs" / "stdout.log", "ab")  # noqa: SIM115 - the child owns it now
+        proc = subprocess.Popen(
+            [self.java, f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+             f"-Dkafka.logs.dir={self.home / 'logs'}", *self._java("kafka.Kafka", str(config))[1:]],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=self.home, start_new_session=True,
+        )
+        out.close()
+        self.pid_file.write_text(str(proc.pid))
+        try:
+            self._wait_ready(proc.pid, timeout_s)
+        except BrokerError:
+            self.stop()
+            raise
+        return self.status()
+
+    def stop(self, *, timeout_s: float = 30.0) -> bool:
+        """Stop the broker this home started; True if one was running."""
+        pid = self._live_pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.1)
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def _live_pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return None
+        # A recycled pid belongs to some other program: only ours runs kafka.Kafka with our config.
+        if b"kafka.Kafka" in cmdline and str(self.home / "server.properties").encode() in cmdline:
+            return pid if _alive(pid) else None
+        return None
+
+    def _wait_ready(self, pid: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                raise BrokerError(f"Kafka exited during start-up; last lines of {self.log_file}:\n{self._tail()}")
+            if _ready(self.bootstrap):
+                return
+            time.sleep(0.5)
+        raise BrokerError(f"Kafka did not answer a metadata request within {timeout_s:g} s:\n{self._tail()}")
+
+    def _tail(self, lines: int = 25) -> str:
+        text = ""
+        for path in (self.log_file, self.home / "logs" / "stdout.log"):
+            with contextlib.suppress(OSError):
+                text += "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) + "\n"
+        return text
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _ready(bootstrap: str) -> bool:
+    """True when the broker answers a metadata request (not merely an open port)."""
+    from aiokafka import AIOKafkaClient
+
+    async def probe() -> bool:
+        client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        try:
+            await asyncio.wait_for(client.bootstrap(), 5)
+            return len(client.cluster.brokers()) > 0
+        except Exception:  # noqa: BLE001 - any failure just means "not ready yet"
+            return False
+        finally:
+            await client.close()
+
+    return asyncio.run(probe())

@@ -1,0 +1,1 @@
+"""Faust tables and the adapters that give the processor a plain view of them."""

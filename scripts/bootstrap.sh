@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything the pipeline and its tests need on a fresh Debian machine; quick when done already.
+#   - Java 17+ and Maven (Debian packages) to run the embedded Apache Kafka broker from Maven Central's jars
+#   - a virtualenv in .venv with this package and its pinned dependencies (constraints.txt)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
+command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: please install: ${need_apt[*]}" >&2; exit 1
+  fi
+  echo "bootstrap: installing ${need_apt[*]} (apt-get)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+python3 - <<'PY'
+import sys
+if sys.version_info < (3, 11):
+    sys.exit(f"bootstrap: Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
+PY
+java_major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+if [ "${java_major%%.*}" -lt 17 ] 2>/dev/null; then
+  echo "bootstrap: Java 17 or newer is needed, found ${java_major}" >&2; exit 1
+fi
+
+stamp=.venv/.installed
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "bootstrap: creating .venv with pinned dependencies"
+  python3 -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,75 @@
+"""Bad configuration stops start-up with a message that names the key and says why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.settings import Settings
+
+
+def test_defaults_are_the_contracts() -> None:
+    s = Settings.from_env({})
+    assert (s.bootstrap_servers, s.app_id, s.clock, s.web_port) == ("127.0.0.1:9092", "sla-pipeline", "wall", 6066)
+    assert (s.topic_events, s.topic_dlq, s.topic_outcomes, s.topic_escalations) == (
+        "tickets.events", "tickets.events.dlq", "sla.outcomes", "sla.escalations")
+    assert s.data_dir == Path("./data") and s.policy_file is None
+
+
+def test_environment_values_are_read_and_typed(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("")
+    s = Settings.from_env({
+        "KAFKA_BOOTSTRAP_SERVERS": "k1:9092, k2:9093", "SLA_CLOCK": "EVENT", "SLA_WEB_PORT": "7000",
+        "SLA_POLICY_FILE": str(policy), "SLA_DATA_DIR": str(tmp_path / "d"), "SLA_ORPHAN_TIMEOUT_SECONDS": "2.5",
+        "SLA_TOPIC_EVENTS": "acme.tickets",
+    })
+    assert s.bootstrap_servers == "k1:9092,k2:9093" and s.kafka_broker_url == "kafka://k1:9092;k2:9093"
+    assert (s.clock, s.web_port, s.policy_file, s.orphan_timeout_seconds) == ("event", 7000, policy, 2.5)
+    assert s.topic_events == "acme.tickets"
+
+
+def test_flags_override_the_environment() -> None:
+    s = Settings.from_env({"SLA_CLOCK": "wall", "SLA_WEB_PORT": "7000"}, clock="event", web_port=None)
+    assert (s.clock, s.web_port) == ("event", 7000)
+
+
+def test_empty_variables_count_as_unset() -> None:
+    assert Settings.from_env({"SLA_WEB_PORT": "  "}).web_port == 6066
+
+
+@pytest.mark.parametrize(
+    ("env", "key", "why"),
+    [
+        ({"SLA_WEB_PORT": "http"}, "SLA_WEB_PORT", "integer from 1 to 65535"),
+        ({"SLA_WEB_PORT": "70000"}, "SLA_WEB_PORT", "integer from 1 to 65535"),
+        ({"SLA_CLOCK": "sundial"}, "SLA_CLOCK", "one of wall, event"),
+        ({"KAFKA_BOOTSTRAP_SERVERS": "localhost"}, "KAFKA_BOOTSTRAP_SERVERS", "host:port"),
+        ({"KAFKA_BOOTSTRAP_SERVERS": "a:1,b:99999"}, "KAFKA_BOOTSTRAP_SERVERS", "host:port"),
+        ({"SLA_TOPIC_DLQ": "bad topic!"}, "SLA_TOPIC_DLQ", "Kafka topic name"),
+        ({"SLA_APP_ID": "a/b"}, "SLA_APP_ID", "letters, digits"),
+        ({"SLA_POLICY_FILE": "/nonexistent/policy.toml"}, "SLA_POLICY_FILE", "readable file"),
+        ({"SLA_ORPHAN_TIMEOUT_SECONDS": "-1"}, "SLA_ORPHAN_TIMEOUT_SECONDS", "seconds from 0"),
+        ({"SLA_ALLOWED_LATENESS_SECONDS": "nan"}, "SLA_ALLOWED_LATENESS_SECONDS", "seconds from 0"),
+        ({"SLA_LOG_LEVEL": "loud"}, "SLA_LOG_LEVEL", "one of debug"),
+        ({"SLA_PARTITIONS": "0"}, "SLA_PARTITIONS", "integer from 1"),
+    ],
+)
+def test_a_bad_value_names_its_key_and_the_reason(env: dict, key: str, why: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert caught.value.key == key
+    assert str(caught.value).startswith(f"{key}: ") and why in str(caught.value)
+
+
+def test_a_file_where_the_data_dir_should_be(tmp_path: Path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="SLA_DATA_DIR: must be a directory"):
+        Settings.from_env({"SLA_DATA_DIR": str(blocker)})
+
+
+def test_unknown_sla_variables_are_reported() -> None:
+    assert Settings.unknown_keys({"SLA_CLOKC": "event", "SLA_CLOCK": "wall", "PATH": "/bin"}) == ["SLA_CLOKC"]
