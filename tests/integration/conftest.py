@@ -1,0 +1,227 @@
+"""Integration fixtures: real Apache Kafka brokers (one per tested version) and worker subprocesses.
+
+Every broker is started with the project's own ``sla-pipeline kafka start`` on 127.0.0.1 and stopped
+with ``sla-pipeline kafka stop``. Each test gets its own topics and consumer group, so tests never see
+each other's records. Versions: ``SLA_TEST_KAFKA_VERSIONS`` (default ``3.9.1,4.1.1``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "pipeline.cli"]
+VERSIONS = [v.strip() for v in os.environ.get("SLA_TEST_KAFKA_VERSIONS", "3.9.1,4.1.1").split(",") if v.strip()]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+def free_port(pairs: int = 1) -> int:
+    """A port p with p .. p+pairs-1 all free on 127.0.0.1."""
+    for _ in range(200):
+        port = random.randint(20000, 45000)
+        if all(_free(port + i) for i in range(pairs)):
+            return port
+    raise RuntimeError("no free port found")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclasses.dataclass(frozen=True)
+class Broker:
+    version: str
+    bootstrap: str
+    port: int
+    kafka_dir: Path
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*CLI, "kafka", *args, "--kafka-version", self.version, "--kafka-port", str(self.port),
+             "--kafka-dir", str(self.kafka_dir)],
+            capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False,
+        )
+
+
+@pytest.fixture(scope="session", params=VERSIONS, ids=[f"kafka-{v}" for v in VERSIONS])
+def broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    port = free_port(2)
+    b = Broker(request.param, f"127.0.0.1:{port}", port, tmp_path_factory.mktemp(f"kafka-{request.param}"))
+    started = b.cli("start")
+    assert started.returncode == 0, f"kafka start failed:\n{started.stdout}\n{started.stderr}"
+    yield b
+    stopped = b.cli("stop", timeout=60)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stdout + stopped.stderr
+
+
+@dataclasses.dataclass(frozen=True)
+class Topics:
+    app_id: str
+    events: str
+    dlq: str
+    outcomes: str
+    escalations: str
+
+    def env(self) -> dict[str, str]:
+        return {"SLA_APP_ID": self.app_id, "SLA_TOPIC_EVENTS": self.events, "SLA_TOPIC_DLQ": self.dlq,
+                "SLA_TOPIC_OUTCOMES": self.outcomes, "SLA_TOPIC_ESCALATIONS": self.escalations}
+
+
+@pytest.fixture
+def topics() -> Topics:
+    tag = uuid.uuid4().hex[:10]
+    return Topics(f"sla-test-{tag}", f"t-{tag}.events", f"t-{tag}.events.dlq", f"t-{tag}.outcomes",
+                  f"t-{tag}.escalations")
+
+
+class Worker:
+    """A ``sla-pipeline worker`` subprocess with its own data dir and web port."""
+
+    def __init__(self, broker: Broker, topics: Topics, workdir: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.log_path = workdir / f"worker-{self.port}.log"
+        self.env = {
+            **os.environ, **topics.env(), "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+            "SLA_WEB_PORT": str(self.port), "SLA_DATA_DIR": str(workdir / f"data-{self.port}"),
+            "SLA_PARTITIONS": "4", **env,
+        }
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 90) -> Worker:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen([*CLI, "worker"], env=self.env, cwd=ROOT, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if b"Worker]: Ready" in self.log_path.read_bytes():
+                return self
+            time.sleep(0.3)
+        raise AssertionError(f"worker not ready within {timeout} s:\n{self.log_tail()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        samples = {}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+        return samples
+
+    def metric(self, name: str, **labels: str) -> float:
+        return self.metrics().get((name, tuple(sorted(labels.items()))), 0.0)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+@pytest.fixture
+def worker_factory(broker: Broker, topics: Topics, tmp_path: Path, request: pytest.FixtureRequest):
+    workers: list[Worker] = []
+
+    def make(**env: str) -> Worker:
+        worker = Worker(broker, topics, tmp_path, env)
+        workers.append(worker)
+        return worker
+
+    yield make
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for worker in workers:
+        if failed:
+            print(f"--- log of worker on port {worker.port} ---\n{worker.log_tail()}")
+        worker.stop()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+# --- Kafka helpers -------------------------------------------------------------------------------
+async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]],
+                  timestamp_ms: int | None = None) -> list:
+    """Send (key, value) records in order; returns their RecordMetadata (partition, offset)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 * 1024 * 1024, acks="all")
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value=v, key=k, timestamp_ms=timestamp_ms) for k, v in records]
+        return [await f for f in futures]
+    finally:
+        await producer.stop()
+
+
+async def consume(bootstrap: str, topic: str, *, want: int, timeout: float = 60, settle: float = 2.0) -> list:
+    """Read a topic from the start until ``want`` records arrived (then ``settle`` s more for extras)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None, fetch_max_bytes=16 * 1024 * 1024,
+                                max_partition_fetch_bytes=16 * 1024 * 1024)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not (parts := consumer.partitions_for_topic(topic)) and time.monotonic() < deadline:
+            await consumer._client.force_metadata_update()  # the topic may be created a moment later
+            await asyncio.sleep(0.5)
+        consumer.assign([TopicPartition(topic, p) for p in sorted(parts or [])])
+        await consumer.seek_to_beginning()
+        got: list = []
+        end = time.monotonic() + timeout
+        settled_at = None
+        while time.monotonic() < end:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                got.extend(records)
+            if len(got) >= want:
+                settled_at = settled_at or time.monotonic() + settle
+                if time.monotonic() >= settled_at:
+                    break
+        return got
+    finally:
+        await consumer.stop()
