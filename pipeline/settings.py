@@ -33,7 +33,8 @@ def _parse_bootstrap(key: str, raw: str) -> str:
     for server in servers:
         match = _HOSTPORT_RE.match(server)
         if not match or not 1 <= int(match.group(2)) <= 65535:
-            raise ConfigError(key, f"each broker must be host:port with a port from 1 to 65535 ({server!r} is not)", raw)
+            why = f"each broker must be host:port with a port from 1 to 65535 ({server!r} is not)"
+            raise ConfigError(key, why, raw)
     return ",".join(servers)
 
 
@@ -49,30 +50,31 @@ def _parse_topic(key: str, raw: str) -> str:
     return raw
 
 
-def _int_in(low: int, high: int) -> Callable[[str, str], int]:
-    def parse(key: str, raw: str) -> int:
+def _number_in(low: float, high: float, cast: Callable[[str], Any], noun: str) -> Callable[[str, str], Any]:
+    bounds = f"{noun} from {_plain(low)} to {_plain(high)}"
+
+    def parse(key: str, raw: str) -> Any:
         try:
-            value = int(raw)
+            value = cast(raw)
         except ValueError:
-            raise ConfigError(key, f"must be an integer from {low} to {high}", raw) from None
-        if not low <= value <= high:
-            raise ConfigError(key, f"must be an integer from {low} to {high}", raw)
+            raise ConfigError(key, f"must be {bounds}", raw) from None
+        if not low <= value <= high:  # also rejects NaN
+            raise ConfigError(key, f"must be {bounds}", raw)
         return value
 
     return parse
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if number == int(number) else str(number)
+
+
+def _int_in(low: int, high: int) -> Callable[[str, str], int]:
+    return _number_in(low, high, int, "an integer")
 
 
 def _seconds(low: float, high: float) -> Callable[[str, str], float]:
-    def parse(key: str, raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(key, f"must be a number of seconds from {low:g} to {high:g}", raw) from None
-        if not low <= value <= high:  # also rejects NaN
-            raise ConfigError(key, f"must be a number of seconds from {low:g} to {high:g}", raw)
-        return value
-
-    return parse
+    return _number_in(low, high, float, "a number of seconds")
 
 
 def _one_of(*choices: str) -> Callable[[str, str], str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 
@@ -32,7 +33,7 @@ async def ensure_topics(
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
-    except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, KafkaError, OSError) as exc:
         raise PipelineError(f"cannot reach Kafka at {bootstrap}: {exc!r}") from exc
     try:
         existing = set(await admin.list_topics())
@@ -43,10 +44,8 @@ async def ensure_topics(
         ]
         if missing:
             log.info("creating topics: %s", ", ".join(t.name for t in missing))
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another worker won the race
         return await partition_counts(admin, list(wanted))
     finally:
         await admin.close()
