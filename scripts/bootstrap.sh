@@ -33,7 +33,11 @@ want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "bootstrap: creating .venv with pinned dependencies"
   python3 -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
+  log=$(mktemp)
+  if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+         .venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'; } >"$log" 2>&1; then
+    cat "$log" >&2; echo "bootstrap: pip install failed" >&2; exit 1
+  fi
+  rm -f "$log"
   echo "$want" > "$stamp"
 fi
