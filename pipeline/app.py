@@ -10,9 +10,11 @@ import dataclasses
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.openmetrics import exposition as openmetrics
 
 from pipeline.agents import tickets as tickets_agent
 from pipeline.domain.clock import Clock, EventPartitionClock, WallClock, WallPartitionClock
+from pipeline.domain.policy import Policy, load_policy
 from pipeline.kafka.admin import MAX_MESSAGE_BYTES
 from pipeline.metrics import Metrics
 from pipeline.processor import Processor
@@ -28,6 +30,7 @@ class Pipeline:
     settings: Settings
     processor: Processor
     metrics: Metrics
+    policy: Policy
 
 
 def ticks_topic_name(settings: Settings) -> str:
@@ -40,10 +43,12 @@ def create_app(
     partitions: int,
     wall: Clock | None = None,
     metrics: Metrics | None = None,
+    policy: Policy | None = None,
     tick_interval_s: float = 0.25,
 ) -> Pipeline:
     wall = wall or WallClock()
-    metrics = metrics or Metrics.create()
+    policy = policy or load_policy(settings.policy_file)
+    metrics = metrics or Metrics.create(policy=policy)
     app = faust.App(
         settings.app_id,
         broker=settings.kafka_broker_url,
@@ -56,36 +61,49 @@ def create_app(
         topic_replication_factor=settings.replication_factor,
         producer_max_request_size=MAX_MESSAGE_BYTES,
         consumer_max_fetch_size=MAX_MESSAGE_BYTES,
+        # A dead worker's partitions move after this long: breaches wait no longer than that.
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         autodiscover=False,
     )
     clock = (
         EventPartitionClock(int(settings.allowed_lateness_seconds * 1000))
         if settings.clock == "event" else WallPartitionClock(wall)
     )
+    ticks_name = ticks_topic_name(settings)
     processor = Processor(
         clock=clock,
         wall=wall,
         metrics=metrics,
+        policy=policy,
         orphan_timeout_ms=int(settings.orphan_timeout_seconds * 1000),
         events_topic=settings.topic_events,
+        ticks_topic=ticks_name,
+        positions=tickets_agent.CommittedOffsets(app, settings.topic_events, ticks_name),
     )
-    tickets, clocks = tickets_tables.declare(app, partitions)
-    source = app.topic(settings.topic_events, ticks_topic_name(settings), **RAW)
-    ticks = app.topic(ticks_topic_name(settings), partitions=partitions, internal=True, **RAW)
-    dlq = app.topic(settings.topic_dlq, **RAW)
+    store = tickets_tables.declare(app, partitions)
+    source = app.topic(settings.topic_events, ticks_name, **RAW)
+    ticks = app.topic(ticks_name, partitions=partitions, internal=True, **RAW)
+    outputs = {"outcomes": app.topic(settings.topic_outcomes, **RAW),
+               "escalations": app.topic(settings.topic_escalations, **RAW)}
     tickets_agent.register(
         app,
         source=source,
         ticks=ticks,
         events_topic=settings.topic_events,
         processor=processor,
-        store=tickets_tables.TableStore(tickets, clocks),
-        publisher=tickets_agent.Publisher(dlq),
+        store=store,
+        publisher=tickets_agent.Publisher(app.topic(settings.topic_dlq, **RAW), outputs),
         tick_interval_s=tick_interval_s,
     )
 
     @app.page("/metrics")
     async def metrics_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        return web.bytes(generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        # OpenMetrics (with ticket ids as exemplars) for scrapers that ask for it, text format otherwise.
+        if "application/openmetrics-text" in request.headers.get("Accept", ""):
+            body, kind = openmetrics.generate_latest(metrics.registry), openmetrics.CONTENT_TYPE_LATEST
+        else:
+            body, kind = generate_latest(metrics.registry), CONTENT_TYPE_LATEST
+        return web.bytes(body, headers={"Content-Type": kind})
 
-    return Pipeline(app=app, settings=settings, processor=processor, metrics=metrics)
+    return Pipeline(app=app, settings=settings, processor=processor, metrics=metrics, policy=policy)

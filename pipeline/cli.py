@@ -125,8 +125,10 @@ def run_worker(settings: Settings) -> int:
     import faust
 
     from pipeline.app import create_app, ticks_topic_name
+    from pipeline.domain.policy import load_policy
     from pipeline.kafka.admin import MAX_MESSAGE_BYTES, ensure_topics
 
+    policy = load_policy(settings.policy_file)  # a bad policy stops start-up before Kafka is touched
     for key, value in settings.describe():
         log.info("config %s=%s", key, value)
     loop = asyncio.new_event_loop()
@@ -150,7 +152,7 @@ def run_worker(settings: Settings) -> int:
             f"{partitions}; they must match (delete the ticks topic, it holds nothing durable)"
         )
     log.info("%s has %d partitions", settings.topic_events, partitions)
-    pipeline = create_app(settings, partitions=partitions)
+    pipeline = create_app(settings, partitions=partitions, policy=policy)
     worker = faust.Worker(pipeline.app, loop=loop, loglevel=settings.log_level.upper())
     worker.execute_from_commandline()
     return 0

@@ -1,19 +1,35 @@
 """Every Prometheus metric of the pipeline, declared once (contract section 6).
 
-``Metrics.create(registry)`` builds the bundle on a registry of the caller's choosing, so each test
-reads a fresh one. Ticket and customer ids are never labels.
+``Metrics.create(registry, policy)`` builds the bundle on a registry of the caller's choosing, so each
+test reads a fresh one. Gauges derived from tables (IRT windows, tickets at risk) are computed at
+scrape time by a collector over the partitions this worker holds, so summing a series over workers
+gives the true value. Ticket and customer ids are never labels; ticket ids ride along as exemplars.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from pipeline.domain.events import EVENT_TYPES
+from pipeline.domain.policy import SEVERITIES, Policy
+from pipeline.domain.windows import WINDOWS_MS
 
 # Lag from occurred_at to processing: from sub-second (live) to days (a replay).
 _LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, 604800)
+# Resolution and workaround times: minutes to weeks.
+_DURATION_BUCKETS = (900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 345600, 604800, 1209600, 2592000)
+
+
+class StateView(Protocol):
+    def at_risk_counts(self) -> dict[int, int]: ...
+
+    def window_counts(self) -> dict[tuple[str, int, str], int]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,39 +41,86 @@ class Metrics:
     events_ignored: Counter
     event_lag: Histogram
     events_held: Gauge
+    irt_outcomes: Counter
+    irt_seconds: Histogram
+    ttr_seconds: Histogram
+    ttw_seconds: Histogram
+    outputs_republished: Counter
+    _views: list = dataclasses.field(default_factory=list)
 
     @classmethod
-    def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
+    def create(cls, registry: CollectorRegistry | None = None, policy: Policy | None = None) -> Metrics:
         disable_created_metrics()  # the *_created series only clutter dashboards
         reg = registry if registry is not None else CollectorRegistry()
+        policy = policy or Policy()
+        sev = ["severity"]
         metrics = cls(
             registry=reg,
-            events=Counter(
-                "sla_events_total", "Valid ticket events received, by type (duplicates included).",
-                ["type"], registry=reg,
-            ),
-            events_rejected=Counter(
-                "sla_events_rejected_total", "Records sent to the DLQ, by contract reason.",
-                ["reason"], registry=reg,
-            ),
-            events_duplicate=Counter(
-                "sla_events_duplicate_total", "Events whose event_id was already applied to the ticket.",
-                registry=reg,
-            ),
+            events=Counter("sla_events_total", "Valid ticket events received, by type (duplicates included).",
+                           ["type"], registry=reg),
+            events_rejected=Counter("sla_events_rejected_total", "Records sent to the DLQ, by contract reason.",
+                                    ["reason"], registry=reg),
+            events_duplicate=Counter("sla_events_duplicate_total",
+                                     "Events whose event_id was already applied to the ticket.", registry=reg),
             events_ignored=Counter(
                 "sla_events_ignored_total",
                 "Valid events the contract says to ignore (after ticket.closed, a second ticket.created).",
-                ["reason"], registry=reg,
-            ),
-            event_lag=Histogram(
-                "sla_event_lag_seconds", "Wall time at processing minus the event's occurred_at.",
-                buckets=_LAG_BUCKETS, registry=reg,
-            ),
-            events_held=Gauge(
-                "sla_events_held", "Events held because their ticket.created has not arrived yet.",
-                registry=reg,
-            ),
+                ["reason"], registry=reg),
+            event_lag=Histogram("sla_event_lag_seconds", "Wall time at processing minus the event's occurred_at.",
+                                buckets=_LAG_BUCKETS, registry=reg),
+            events_held=Gauge("sla_events_held", "Events held because their ticket.created has not arrived yet.",
+                              registry=reg),
+            irt_outcomes=Counter("sla_irt_outcomes_total", "IRT outcomes decided: one per ticket.",
+                                 ["severity", "outcome"], registry=reg),
+            irt_seconds=Histogram("sla_irt_seconds", "Initial response time of answered tickets (late ones too).",
+                                  sev, buckets=policy.irt_bucket_edges_s(), registry=reg),
+            ttr_seconds=Histogram("sla_ttr_seconds", "Time to resolution per cycle, waiting on customer included.",
+                                  sev, buckets=_DURATION_BUCKETS, registry=reg),
+            ttw_seconds=Histogram("sla_ttw_seconds", "Time to workaround (or to resolution if first) per cycle.",
+                                  sev, buckets=_DURATION_BUCKETS, registry=reg),
+            outputs_republished=Counter(
+                "sla_outputs_republished_total",
+                "Outputs published again after a restart or rebalance (same idempotency key).",
+                ["topic"], registry=reg),
         )
         for etype in sorted(EVENT_TYPES):  # so rate() sees a 0 before the first event
             metrics.events.labels(type=etype)
+        for severity in SEVERITIES:
+            for outcome in ("met", "breached"):
+                metrics.irt_outcomes.labels(severity=str(severity), outcome=outcome)
+        reg.register(_StateCollector(metrics._views))
         return metrics
+
+    def observe_state(self, view: StateView) -> None:
+        """Let the scrape-time gauges read this view (the processor of this worker)."""
+        self._views[:] = [view]
+
+
+class _StateCollector(Collector):
+    def __init__(self, views: list) -> None:
+        self._views = views
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        windows = GaugeMetricFamily(
+            "sla_irt_window_tickets",
+            "Tickets whose IRT outcome was decided in the window, on the partitions this worker owns.",
+            labels=["severity", "window", "outcome"])
+        at_risk = GaugeMetricFamily(
+            "sla_irt_at_risk_tickets",
+            "Unanswered tickets, not yet breached, that used at least the at-risk share of their IRT budget.",
+            labels=["severity"])
+        counts: dict = {}
+        risky: dict = {}
+        for view in self._views:
+            counts = view.window_counts()
+            risky = view.at_risk_counts()
+        for severity in SEVERITIES:
+            for window in WINDOWS_MS:
+                for outcome in ("met", "breached"):
+                    windows.add_metric([str(severity), window, outcome], counts.get((window, severity, outcome), 0))
+            at_risk.add_metric([str(severity)], risky.get(severity, 0))
+        yield windows
+        yield at_risk
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())

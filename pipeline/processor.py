@@ -1,7 +1,13 @@
-"""What happens to one record: decode, dedupe, hold or apply, fire due timers. No Faust in here.
+"""What happens to one record: decode, dedupe, hold or apply, decide, fire due timers. No Faust here.
 
-The Faust agent hands each record to :meth:`Processor.process` with a :class:`Store` over its tables,
-and publishes the outputs it gets back. Tests do the same with a dict-backed store.
+The Faust agent hands each record (an event, or a tick of the internal ticks topic) to
+:meth:`Processor.handle` with a :class:`Store` over its tables and publishes the outputs it gets
+back. Tests do the same with a dict-backed store.
+
+Crash safety: every published outcome also stays in its ticket's outbox until the record that caused
+it is committed. After a restart or rebalance the outbox entries of uncommitted records are published
+again (same ``outcome_id``), because the local state may already hold effects whose outputs never
+reached Kafka. Consumers drop repeats by ``outcome_id``; nothing is lost.
 """
 
 from __future__ import annotations
@@ -11,14 +17,22 @@ import logging
 from collections.abc import Iterable
 from typing import Protocol
 
+import orjson
+
 from pipeline.domain import events as ev
+from pipeline.domain import sla
 from pipeline.domain.clock import Clock, PartitionClock
 from pipeline.domain.due import DueIndex
 from pipeline.domain.events import Event, Rejection, decode
-from pipeline.domain.ticket import HELD_LIMIT, HeldEvent, TicketState, event_digest
+from pipeline.domain.policy import Policy
+from pipeline.domain.ticket import HELD_LIMIT, HeldEvent, Pending, TicketState, event_digest
+from pipeline.domain.timefmt import format_rfc3339_ms
+from pipeline.domain.windows import IrtWindows
 from pipeline.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+SOURCE_EVENTS, SOURCE_TICKS = 0, 1
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -61,11 +75,20 @@ class DeadLetter:
         ]
 
 
-Output = DeadLetter
+@dataclasses.dataclass(frozen=True, slots=True)
+class Emit:
+    """A record for one of the output topics ("outcomes" or "escalations"), keyed by ticket_id."""
+
+    topic: str
+    key: bytes
+    value: bytes
+
+
+Output = DeadLetter | Emit
 
 
 class Store(Protocol):
-    """The processor's view of its tables, for the partition being processed."""
+    """The processor's view of its tables. Writes go to the partition of the record being processed."""
 
     def get(self, ticket_id: str) -> TicketState | None: ...
 
@@ -77,8 +100,24 @@ class Store(Protocol):
 
     def put_clock(self, partition: int, now_ms: int) -> None: ...
 
+    def put_window(self, key: bytes, value: bytes | None) -> None: ...
+
     def all_states(self) -> Iterable[TicketState]:
         """Every ticket of the partitions this worker owns (after recovery)."""
+
+    def all_windows(self) -> Iterable[tuple[bytes, bytes]]: ...
+
+
+class Positions(Protocol):
+    def committed(self, source: int, partition: int) -> int | None:
+        """The committed offset (next to read) of a source topic's partition, or None if unknown."""
+
+
+class NoPositions:
+    """Nothing known to be committed: every outbox entry counts as pending (tests, first start)."""
+
+    def committed(self, source: int, partition: int) -> int | None:
+        return None
 
 
 class Processor:
@@ -88,47 +127,103 @@ class Processor:
         clock: PartitionClock,
         wall: Clock,
         metrics: Metrics,
+        policy: Policy,
         orphan_timeout_ms: int,
         events_topic: str,
+        ticks_topic: str = "",
+        positions: Positions | None = None,
     ) -> None:
         self.clock = clock
         self.wall = wall
         self.metrics = metrics
+        self.policy = policy
         self.orphan_timeout_ms = orphan_timeout_ms
         self.events_topic = events_topic
+        self.ticks_topic = ticks_topic
+        self.positions = positions or NoPositions()
         self.due = DueIndex()
+        self.windows = IrtWindows()
+        self._unanswered: dict[int, dict[str, tuple[int, int, int]]] = {}  # p -> tid -> (sev, created, deadline)
+        self._outbox_tickets: dict[int, list[str]] = {}  # partitions whose outboxes await republishing
         self._index_stale = True
         self._held = 0
+        metrics.observe_state(self)
 
     # --- rebalance ----------------------------------------------------------------------------
     def partitions_changed(self) -> None:
-        """Partitions were assigned or revoked: rebuild the in-memory index before the next record."""
+        """Partitions were assigned or revoked: forget what this worker held; rebuild on the next record."""
         self._index_stale = True
+        self.windows.clear()
+        self._unanswered.clear()
 
     def _ensure_index(self, store: Store) -> None:
         if not self._index_stale:
             return
         self.due.clear()
         self.clock.forget()
+        self.windows.clear()
+        self._unanswered.clear()
+        self._outbox_tickets.clear()
         held = 0
         for state in store.all_states():
-            self.due.set(state.partition, state.ticket_id, state.next_due())
+            self._index(state)
             held += len(state.held)
+            if state.outbox:
+                self._outbox_tickets.setdefault(state.partition, []).append(state.ticket_id)
+        self.windows.load(store.all_windows())
         self._held = held
         self.metrics.events_held.set(held)
         self._index_stale = False
-        log.info("due index rebuilt: %d tickets with a timer, %d held events", self.due.count(), held)
+        log.info("state rebuilt: %d tickets with a timer, %d unanswered, %d held events, %d outboxes",
+                 self.due.count(), sum(len(u) for u in self._unanswered.values()), held,
+                 sum(len(t) for t in self._outbox_tickets.values()))
+
+    def _republish(self, partition: int, store: Store) -> list[Output]:
+        """Once per partition after a rebuild: publish again what uncommitted records had published."""
+        outputs: list[Output] = []
+        for ticket_id in self._outbox_tickets.pop(partition, []):
+            state = store.get(ticket_id)
+            if state is None:
+                continue
+            before = len(state.outbox)
+            self._prune_outbox(state)
+            for pending in state.outbox:
+                outputs.append(Emit(pending.topic, ticket_id.encode(), self._rebuild_output(state, pending)))
+                self.metrics.outputs_republished.labels(topic=pending.topic).inc()
+            if len(state.outbox) != before:
+                store.put(state)
+        if outputs:
+            log.warning("partition %d: published %d outputs again whose source records were not committed "
+                        "(a restart after a crash, or a rebalance); consumers drop repeats by their id",
+                        partition, len(outputs))
+        return outputs
 
     def needs_tick(self, partition: int) -> bool:
-        """Live mode: is something due on this partition (or is the index stale)?"""
-        if self._index_stale:
+        """Should the timer put a tick on this partition: a rebuild is pending, or (live) something is due?"""
+        if self._index_stale or partition in self._outbox_tickets:
             return True
+        if self.clock.event_time:
+            return False
         due = self.due.next_due(partition)
-        return due is not None and due <= self.wall.now_ms()
+        return due is not None and due < self.wall.now_ms()
 
     # --- records ------------------------------------------------------------------------------
+    def handle(self, record: Record, store: Store) -> list[Output]:
+        """One record of either input topic; a failure of ours dead-letters it instead of killing the agent."""
+        try:
+            self._ensure_index(store)
+            outputs = self._republish(record.partition, store) if self._outbox_tickets else []
+            if record.topic == self.ticks_topic:
+                return outputs + self._fire_due(record.partition, SOURCE_TICKS, record.offset, store)
+            return outputs + self.process(record, store)
+        except Exception as exc:  # noqa: BLE001 - the agent must survive any record
+            log.exception("processing failed for %s[%d]@%d", record.topic, record.partition, record.offset)
+            if record.topic == self.ticks_topic:
+                return []
+            why = Rejection(ev.INTERNAL_ERROR, f"processing failed: {type(exc).__name__}: {exc}")
+            return [self._reject(DeadLetter.of(record, why))]
+
     def process(self, record: Record, store: Store) -> list[Output]:
-        self._ensure_index(store)
         verdict = decode(record.value, record.key)
         if isinstance(verdict, Rejection):
             return [self._reject(DeadLetter.of(record, verdict))]
@@ -143,22 +238,8 @@ class Processor:
         outputs: list[Output] = []
         if event.type != "heartbeat":
             outputs += self._apply(record, event, store)
-        outputs += self._fire_due(partition, store)
+        outputs += self._fire_due(partition, SOURCE_EVENTS, record.offset, store)
         return outputs
-
-    def process_safely(self, record: Record, store: Store) -> list[Output]:
-        """:meth:`process`, but a failure of ours dead-letters the record instead of killing the agent."""
-        try:
-            return self.process(record, store)
-        except Exception as exc:  # noqa: BLE001 - the agent must survive any record
-            log.exception("processing failed for %s[%d]@%d", record.topic, record.partition, record.offset)
-            why = Rejection(ev.INTERNAL_ERROR, f"processing failed: {type(exc).__name__}: {exc}")
-            return [self._reject(DeadLetter.of(record, why))]
-
-    def tick(self, partition: int, store: Store) -> list[Output]:
-        """A timer tick for a partition (live mode): fire whatever fell due."""
-        self._ensure_index(store)
-        return self._fire_due(partition, store)
 
     def _apply(self, record: Record, event: Event, store: Store) -> list[Output]:
         ticket_id = event.ticket_id
@@ -176,14 +257,23 @@ class Processor:
             if state.exists:
                 self.metrics.events_ignored.labels(reason="already_created").inc()
             else:
-                state.create(event)
-                self._release_held(state)
+                sla.create(state, event)
+                outputs += self._release_held(state, record.offset, store)
         elif not state.exists:
             outputs += self._hold(state, record, event)
         else:
-            state.apply(event)
+            outputs += self._decide(state, event, record.offset, store)
         self._save(state, store)
         return outputs
+
+    def _decide(self, state: TicketState, event: Event, offset: int, store: Store) -> list[Output]:
+        answered_before = state.first_response_at is not None
+        decisions = sla.apply_event(state, event, self.policy)
+        if not answered_before and state.first_response_at is not None:
+            irt_s = (state.first_response_at - state.created_at) / 1000  # type: ignore[operator]
+            self.metrics.irt_seconds.labels(severity=str(state.severity)).observe(
+                irt_s, exemplar={"ticket_id": state.ticket_id[:64]})
+        return self._publish(state, decisions, SOURCE_EVENTS, offset, store)
 
     def _hold(self, state: TicketState, record: Record, event: Event) -> list[Output]:
         if len(state.held) >= HELD_LIMIT:
@@ -198,7 +288,7 @@ class Processor:
         self._held_changed(+1)
         return []
 
-    def _release_held(self, state: TicketState) -> None:
+    def _release_held(self, state: TicketState, offset: int, store: Store) -> list[Output]:
         held, state.held = state.held, []
         self._held_changed(-len(held))
         ready: list[Event] = []
@@ -206,30 +296,39 @@ class Processor:
             again = decode(item.raw.encode(), None if item.key is None else item.key.encode())
             if isinstance(again, Event):  # it passed validation once; the same bytes pass again
                 ready.append(again)
+        outputs: list[Output] = []
         for event in sorted(ready, key=lambda e: e.occurred_at):
-            state.apply(event)
+            outputs += self._decide(state, event, offset, store)
+        return outputs
 
-    def _fire_due(self, partition: int, store: Store) -> list[Output]:
+    # --- time ---------------------------------------------------------------------------------
+    def _fire_due(self, partition: int, source: int, offset: int, store: Store) -> list[Output]:
         now = self.clock.now(partition)
         if now is None:
             return []
         outputs: list[Output] = []
-        for ticket_id in self.due.pop_due(partition, now):
+        for ticket_id in self.due.pop_due(partition, now - 1):  # strictly passed
             state = store.get(ticket_id)
             if state is None:
                 continue
             outputs += self._expire_orphans(state, now)
-            if not state.exists and not state.held:
+            outputs += self._publish(state, sla.on_clock(state, now, self.policy), source, offset, store)
+            self._prune_outbox(state)
+            # Retention is days; whatever its outbox still holds was committed long ago.
+            if (not state.exists and not state.held) or sla.expired(state, now, self.policy):
+                self._forget(state)
                 store.delete(ticket_id)
                 continue
             self._save(state, store)
+        for key, value in self.windows.expire(partition, now):
+            store.put_window(key, value)
         return outputs
 
     def _expire_orphans(self, state: TicketState, now: int) -> list[Output]:
-        expired = [h for h in state.held if h.hold_until <= now]
+        expired = [h for h in state.held if h.hold_until < now]
         if not expired:
             return []
-        state.held = [h for h in state.held if h.hold_until > now]
+        state.held = [h for h in state.held if h.hold_until >= now]
         self._held_changed(-len(expired))
         timeout_s = self.orphan_timeout_ms / 1000
         return [
@@ -246,9 +345,79 @@ class Processor:
             for h in expired
         ]
 
+    # --- outputs ------------------------------------------------------------------------------
+    def _publish(self, state: TicketState, decisions: list[sla.Decision], source: int, offset: int,
+                 store: Store) -> list[Output]:
+        outputs: list[Output] = []
+        for decision in decisions:
+            value = self._outcome_record(state, decision)
+            state.outbox.append(Pending(source, offset, "outcomes", dataclasses.astuple(decision)))
+            outputs.append(Emit("outcomes", state.ticket_id.encode(), value))
+            self._count(state, decision)
+            if decision.metric == sla.IRT:
+                for key, row in self.windows.add(state.partition, decision.severity, decision.outcome,  # type: ignore[arg-type]
+                                                 decision.decided_at):
+                    store.put_window(key, row)
+        return outputs
+
+    def _rebuild_output(self, state: TicketState, pending: Pending) -> bytes:
+        """The very record first published: the decision kept in the outbox, plus the ticket's fixed fields."""
+        return self._outcome_record(state, sla.Decision(*pending.value))
+
+    def _outcome_record(self, state: TicketState, d: sla.Decision) -> bytes:
+        doc = {
+            "outcome_id": f"{state.ticket_id}:{d.metric}:{d.cycle}",
+            "ticket_id": state.ticket_id,
+            "metric": d.metric,
+            "cycle": d.cycle,
+            "severity": d.severity,
+            "product": state.product,
+            "customer_id": state.customer_id,
+            "fastlane": state.fastlane,
+            "engineer_id": d.engineer_id,
+            "target_seconds": None if d.target_ms is None else d.target_ms / 1000,
+            "value_seconds": None if d.value_ms is None else d.value_ms / 1000,
+            "outcome": d.outcome,
+            "decided_at": format_rfc3339_ms(d.decided_at),
+        }
+        if d.agent_value_ms is not None:
+            doc["agent_value_seconds"] = d.agent_value_ms / 1000
+        return orjson.dumps(doc)
+
+    def _count(self, state: TicketState, d: sla.Decision) -> None:
+        severity = str(d.severity)
+        exemplar = {"ticket_id": state.ticket_id[:64]}
+        if d.metric == sla.IRT:
+            self.metrics.irt_outcomes.labels(severity=severity, outcome=d.outcome).inc(exemplar=exemplar)
+        elif d.metric == sla.TTR:
+            self.metrics.ttr_seconds.labels(severity=severity).observe(d.value_ms / 1000, exemplar=exemplar)  # type: ignore[operator]
+        elif d.metric == sla.TTW:
+            self.metrics.ttw_seconds.labels(severity=severity).observe(d.value_ms / 1000, exemplar=exemplar)  # type: ignore[operator]
+
+    # --- bookkeeping --------------------------------------------------------------------------
     def _save(self, state: TicketState, store: Store) -> None:
+        self._prune_outbox(state)
         store.put(state)
-        self.due.set(state.partition, state.ticket_id, state.next_due())
+        self._index(state)
+
+    def _index(self, state: TicketState) -> None:
+        self.due.set(state.partition, state.ticket_id, sla.next_due(state, self.policy))
+        deadline = sla.irt_deadline(state, self.policy)
+        unanswered = self._unanswered.setdefault(state.partition, {})
+        if deadline is None:
+            unanswered.pop(state.ticket_id, None)
+        else:
+            unanswered[state.ticket_id] = (state.severity, state.created_at, deadline)  # type: ignore[assignment]
+
+    def _forget(self, state: TicketState) -> None:
+        self.due.set(state.partition, state.ticket_id, None)
+        self._unanswered.get(state.partition, {}).pop(state.ticket_id, None)
+
+    def _prune_outbox(self, state: TicketState) -> None:
+        if not state.outbox:
+            return
+        committed = {src: self.positions.committed(src, state.partition) for src in (SOURCE_EVENTS, SOURCE_TICKS)}
+        state.outbox = [p for p in state.outbox if committed[p.source] is None or p.offset >= committed[p.source]]
 
     def _reject(self, letter: DeadLetter) -> DeadLetter:
         self.metrics.events_rejected.labels(reason=letter.reason).inc()
@@ -257,3 +426,20 @@ class Processor:
     def _held_changed(self, delta: int) -> None:
         self._held += delta
         self.metrics.events_held.set(self._held)
+
+    # --- read side for metrics (scrape time) ----------------------------------------------------
+    def at_risk_counts(self) -> dict[int, int]:
+        """Unanswered, not yet breached tickets that used at least the at-risk share of their budget."""
+        counts: dict[int, int] = {}
+        fraction = self.policy.at_risk_fraction
+        for partition, tickets in self._unanswered.items():
+            now = self.clock.now(partition)
+            if now is None:
+                continue
+            for severity, created, deadline in tickets.values():
+                if created + fraction * (deadline - created) <= now <= deadline:
+                    counts[severity] = counts.get(severity, 0) + 1
+        return counts
+
+    def window_counts(self) -> dict[tuple[str, int, str], int]:
+        return self.windows.totals(self.clock.now)

@@ -124,6 +124,7 @@ class Settings:
     replication_factor: int = 1
     allowed_lateness_seconds: float = 0.0
     orphan_timeout_seconds: float = 600.0
+    session_timeout_seconds: float = 10.0
     log_level: str = "info"
 
     @classmethod
@@ -176,6 +177,7 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "SLA_REPLICATION_FACTOR": ("replication_factor", _int_in(1, 32)),
     "SLA_ALLOWED_LATENESS_SECONDS": ("allowed_lateness_seconds", _seconds(0, 86400)),
     "SLA_ORPHAN_TIMEOUT_SECONDS": ("orphan_timeout_seconds", _seconds(0, 30 * 86400)),
+    "SLA_SESSION_TIMEOUT_SECONDS": ("session_timeout_seconds", _seconds(6, 300)),
     "SLA_LOG_LEVEL": ("log_level", _one_of("debug", "info", "warning", "error")),
 }
 _FIELD_TO_ENV = {field: env for env, (field, _) in _ENV.items()}

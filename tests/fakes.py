@@ -16,6 +16,7 @@ class DictStore:
     def __init__(self) -> None:
         self.tickets: dict[str, bytes] = {}
         self.clocks: dict[int, int] = {}
+        self.windows: dict[bytes, bytes] = {}
 
     def get(self, ticket_id: str) -> TicketState | None:
         raw = self.tickets.get(ticket_id)
@@ -33,9 +34,21 @@ class DictStore:
     def put_clock(self, partition: int, now_ms: int) -> None:
         self.clocks[partition] = now_ms
 
+    def put_window(self, key: bytes, value: bytes | None) -> None:
+        if value is None:
+            self.windows.pop(key, None)
+        else:
+            self.windows[key] = value
+
+    def all_windows(self) -> Iterator[tuple[bytes, bytes]]:
+        yield from list(self.windows.items())
+
     def all_states(self) -> Iterator[TicketState]:
         for ticket_id, raw in list(self.tickets.items()):
             yield TicketState.from_bytes(ticket_id, raw)
+
+
+TICKS = "sla-pipeline-ticks"
 
 
 class Feed:
@@ -45,6 +58,12 @@ class Feed:
         self.partition = partition
         self.topic = topic
         self.offset = 0
+        self.tick_offset = 0
+
+    def tick(self) -> Record:
+        rec = Record(TICKS, self.partition, self.tick_offset, None, b"")
+        self.tick_offset += 1
+        return rec
 
     def record(self, doc: dict | bytes, key: bytes | None | str = "auto") -> Record:
         value = doc if isinstance(doc, bytes) else orjson.dumps(doc)

@@ -3,7 +3,8 @@
 It consumes two co-partitioned topics: ``tickets.events`` and the internal ticks topic. In live
 (wall-clock) mode a timer puts a tick on partition p when something is due there, so deadlines and
 orphan timeouts fire even when no event arrives; table writes stay inside stream processing, as
-Faust requires. In event-time mode no ticks are sent: only events move a partition's clock.
+Faust requires. In event-time mode ticks only trigger the rebuild after a rebalance: only events move
+a partition's clock there.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import logging
 import time
 
 import faust
+from faust.types import TP
 
-from pipeline.processor import DeadLetter, Output, Processor, Record
+from pipeline.processor import DeadLetter, Emit, Output, Processor, Record
 from pipeline.tables.tickets import TableStore
 
 log = logging.getLogger(__name__)
@@ -22,16 +24,37 @@ log = logging.getLogger(__name__)
 class Publisher:
     """Sends the processor's outputs to their topics; Faust flushes them before it commits offsets."""
 
-    def __init__(self, dlq: faust.TopicT) -> None:
+    def __init__(self, dlq: faust.TopicT, outputs: dict[str, faust.TopicT]) -> None:
         self._dlq = dlq
+        self._outputs = outputs
 
     async def publish(self, outputs: list[Output]) -> None:
         for out in outputs:
-            if isinstance(out, DeadLetter):
+            if isinstance(out, Emit):
+                await self._outputs[out.topic].send(key=out.key, value=out.value)
+            elif isinstance(out, DeadLetter):
                 await self._dlq.send(
                     key=out.key, value=out.value, headers=out.headers(),
                     timestamp=None if out.timestamp_ms is None else out.timestamp_ms / 1000,
                 )
+
+
+class CommittedOffsets:
+    """The processor's Positions: this consumer group's committed offsets, as Faust tracks them.
+
+    Faust loads them from Kafka after every assignment (``perform_seek``) and updates them on each
+    commit; a record at offset o is committed when o < committed.
+    """
+
+    def __init__(self, app: faust.App, events_topic: str, ticks_topic: str) -> None:
+        self._app = app
+        self._topics = (events_topic, ticks_topic)
+
+    def committed(self, source: int, partition: int) -> int | None:
+        offsets = getattr(self._app.consumer, "_committed_offset", None)
+        if offsets is None:
+            return None
+        return offsets.get(TP(self._topics[source], partition))
 
 
 def register(
@@ -45,8 +68,8 @@ def register(
     publisher: Publisher,
     tick_interval_s: float,
 ) -> None:
-    ticks_topic = ticks.get_topic_name()
     tick_pending: dict[int, float] = {}
+    ticks_topic = ticks.get_topic_name()
 
     @app.agent(source, name="tickets", concurrency=1)
     async def tickets(stream: faust.StreamT) -> None:
@@ -54,11 +77,9 @@ def register(
             msg = event.message
             if msg.topic == ticks_topic:
                 tick_pending.pop(msg.partition, None)
-                outputs = processor.tick(msg.partition, store)
-            else:
-                record = Record(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
-                                None if msg.timestamp is None else int(msg.timestamp * 1000))
-                outputs = processor.process_safely(record, store)
+            record = Record(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
+                            None if msg.timestamp is None else int(msg.timestamp * 1000))
+            outputs = processor.handle(record, store)
             if outputs:
                 await publisher.publish(outputs)
 
@@ -70,9 +91,6 @@ def register(
     @app.on_partitions_revoked.connect
     async def _revoked(sender: faust.App, revoked: set, **kwargs: object) -> None:
         processor.partitions_changed()
-
-    if processor.clock.event_time:
-        return
 
     @app.timer(interval=tick_interval_s, name="ticks")
     async def send_ticks() -> None:

@@ -1,7 +1,8 @@
 """One ticket's state, as kept in the ``tickets`` table, and its compact serialized form.
 
-The state is small on purpose (contract target: under 1 KiB per open ticket): ids of seen events are
-kept as 8-byte digests, at most :data:`SEEN_LIMIT` of them.
+The state is small on purpose (target: under 1 KiB per open ticket): ids of seen events are kept as
+6-byte digests, at most :data:`SEEN_LIMIT` of them; outputs stay in the outbox only until the record
+that caused them is committed. The rules that change it live in :mod:`pipeline.domain.sla`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import hashlib
 from typing import Any
 
 import orjson
-
-from pipeline.domain.events import Event
 
 SEEN_LIMIT = 32  # event-id digests remembered per ticket, newest last
 DIGEST_BYTES = 6  # 48 bits: two of one ticket's last 32 event ids collide with odds of about 1e-12
@@ -45,6 +44,23 @@ class HeldEvent:
 
 
 @dataclasses.dataclass(slots=True)
+class Pending:
+    """An output already published, kept until its source record's offset is committed.
+
+    After a crash the worker's local state can be ahead of its committed offsets; the outputs of
+    such records are published again from here (same idempotency key), so none is lost.
+    """
+
+    source: int  # 0 = the events topic, 1 = the ticks topic (same partition as the ticket)
+    offset: int
+    topic: str  # "outcomes" or "escalations"
+    value: list[Any] | tuple[Any, ...]  # the decision's own fields; the ticket's fixed fields come from state
+
+    def to_list(self) -> list[Any]:
+        return [self.source, self.offset, self.topic, self.value]
+
+
+@dataclasses.dataclass(slots=True)
 class TicketState:
     ticket_id: str
     partition: int
@@ -56,8 +72,19 @@ class TicketState:
     tier: int = 1
     engineer_id: str | None = None
     closed_at: int | None = None
+    # IRT: the first response, and the one decision ("met" or "breached")
+    first_response_at: int | None = None
+    irt_outcome: str | None = None
+    # the current TTR cycle
+    cycle: int = 1
+    cycle_start: int | None = None
+    waiting_ms: int = 0
+    waiting_since: int | None = None
+    ttw_at: int | None = None  # workaround (or resolution if first) in this cycle
+    resolved_at: int | None = None
     seen: list[bytes] = dataclasses.field(default_factory=list)
     held: list[HeldEvent] = dataclasses.field(default_factory=list)
+    outbox: list[Pending] = dataclasses.field(default_factory=list)
 
     # --- dedupe -------------------------------------------------------------------------------
     def has_seen(self, digest: bytes) -> bool:
@@ -68,52 +95,33 @@ class TicketState:
         if len(self.seen) > SEEN_LIMIT:
             del self.seen[: len(self.seen) - SEEN_LIMIT]
 
-    # --- lifecycle ----------------------------------------------------------------------------
     @property
     def exists(self) -> bool:
         return self.created_at is not None
-
-    def create(self, event: Event) -> None:
-        self.created_at = event.occurred_at
-        self.severity = event.severity
-        self.product = event.product
-        self.customer_id = event.customer_id
-        self.fastlane = bool(event.fastlane)
-        self.tier = event.tier or 1
-
-    def apply(self, event: Event) -> None:
-        """Apply a non-creation event to an existing ticket (the SLA clocks build on this)."""
-        if event.type == "ticket.assigned":
-            self.engineer_id = event.engineer_id
-            if event.tier is not None:
-                self.tier = event.tier
-        elif event.type == "ticket.severity_changed":
-            self.severity = event.severity
-        elif event.type == "ticket.closed":
-            self.closed_at = event.occurred_at
-        elif event.type in ("ticket.responded", "ticket.workaround_provided", "ticket.resolved"):
-            self.engineer_id = self.engineer_id or event.engineer_id
-
-    def next_due(self) -> int | None:
-        """The next instant at which this ticket needs attention without any new event."""
-        return min((h.hold_until for h in self.held), default=None)
 
     # --- serialization ------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         doc: dict[str, Any] = {"p": self.partition}  # the ticket id is the table key
         if self.created_at is not None:
-            doc.update(
-                c=self.created_at, sev=self.severity, prod=self.product, cust=self.customer_id,
-                fl=self.fastlane, tier=self.tier,
-            )
-        if self.engineer_id is not None:
-            doc["eng"] = self.engineer_id
-        if self.closed_at is not None:
-            doc["x"] = self.closed_at
+            doc.update(c=self.created_at, sev=self.severity, prod=self.product, cust=self.customer_id,
+                       cy=self.cycle, cs=self.cycle_start)
+            if self.fastlane:
+                doc["fl"] = True
+            if self.tier != 1:
+                doc["tier"] = self.tier
+        optional = (
+            ("eng", self.engineer_id), ("x", self.closed_at), ("r", self.first_response_at),
+            ("io", self.irt_outcome), ("ws", self.waiting_since), ("tw", self.ttw_at), ("z", self.resolved_at),
+        )
+        doc.update((k, v) for k, v in optional if v is not None)
+        if self.waiting_ms:
+            doc["wt"] = self.waiting_ms
         if self.seen:
             doc["s"] = base64.b64encode(b"".join(self.seen)).decode()
         if self.held:
             doc["h"] = [h.to_list() for h in self.held]
+        if self.outbox:
+            doc["ob"] = [o.to_list() for o in self.outbox]
         return orjson.dumps(doc)
 
     @classmethod
@@ -131,6 +139,15 @@ class TicketState:
             tier=doc.get("tier", 1),
             engineer_id=doc.get("eng"),
             closed_at=doc.get("x"),
+            first_response_at=doc.get("r"),
+            irt_outcome=doc.get("io"),
+            cycle=doc.get("cy", 1),
+            cycle_start=doc.get("cs"),
+            waiting_ms=doc.get("wt", 0),
+            waiting_since=doc.get("ws"),
+            ttw_at=doc.get("tw"),
+            resolved_at=doc.get("z"),
             seen=[seen[i : i + DIGEST_BYTES] for i in range(0, len(seen), DIGEST_BYTES)],
             held=[HeldEvent.from_list(row) for row in doc.get("h", [])],
+            outbox=[Pending(*row) for row in doc.get("ob", [])],
         )

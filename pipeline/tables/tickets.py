@@ -1,4 +1,5 @@
-"""The ``tickets`` table (ticket state by ticket_id) and the per-partition ``clocks`` table.
+"""The ``tickets`` table (ticket state by ticket_id), the per-partition ``clocks`` table, and the
+``irt_windows`` table (IRT outcome counts per partition, severity and time bucket).
 
 Both are RocksDB-backed and co-partitioned with ``tickets.events``: a write made while processing a
 record of partition p lands in partition p of the table and of its changelog.
@@ -13,19 +14,21 @@ import faust
 from pipeline.domain.ticket import TicketState
 
 
-def declare(app: faust.App, partitions: int) -> tuple[faust.Table, faust.Table]:
+def declare(app: faust.App, partitions: int) -> TableStore:
     raw = {"key_type": bytes, "value_type": bytes}  # bytes means the raw codec for tables
     tickets = app.Table("tickets", partitions=partitions, help="Ticket state by ticket_id.", **raw)
     clocks = app.Table("clocks", partitions=partitions, help="Event-time clock per partition.", **raw)
-    return tickets, clocks
+    windows = app.Table("irt_windows", partitions=partitions, help="IRT outcome counts per time bucket.", **raw)
+    return TableStore(tickets, clocks, windows)
 
 
 class TableStore:
     """The processor's :class:`pipeline.processor.Store` over the Faust tables."""
 
-    def __init__(self, tickets: faust.Table, clocks: faust.Table) -> None:
+    def __init__(self, tickets: faust.Table, clocks: faust.Table, windows: faust.Table) -> None:
         self._tickets = tickets
         self._clocks = clocks
+        self._windows = windows
 
     def get(self, ticket_id: str) -> TicketState | None:
         raw = self._tickets.get(ticket_id.encode())
@@ -43,6 +46,15 @@ class TableStore:
 
     def put_clock(self, partition: int, now_ms: int) -> None:
         self._clocks[b"p%d" % partition] = b"%d" % now_ms
+
+    def put_window(self, key: bytes, value: bytes | None) -> None:
+        if value is None:
+            self._windows.pop(key, None)
+        else:
+            self._windows[key] = value
+
+    def all_windows(self) -> Iterator[tuple[bytes, bytes]]:
+        yield from self._windows.items()
 
     def all_states(self) -> Iterator[TicketState]:
         for key, raw in self._tickets.items():

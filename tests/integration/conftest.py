@@ -187,15 +187,54 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 # --- Kafka helpers -------------------------------------------------------------------------------
 async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]],
-                  timestamp_ms: int | None = None) -> list:
+                  timestamp_ms: int | None = None, partition: int | None = None) -> list:
     """Send (key, value) records in order; returns their RecordMetadata (partition, offset)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 * 1024 * 1024, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 * 1024 * 1024, acks="all",
+                                linger_ms=5)
     await producer.start()
     try:
-        futures = [await producer.send(topic, value=v, key=k, timestamp_ms=timestamp_ms) for k, v in records]
+        futures = [await producer.send(topic, value=v, key=k, timestamp_ms=timestamp_ms, partition=partition)
+                   for k, v in records]
         return [await f for f in futures]
     finally:
         await producer.stop()
+
+
+async def partition_count(bootstrap: str, topic: str) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        return len(await producer.partitions_for(topic))
+    finally:
+        await producer.stop()
+
+
+async def collect_unique(bootstrap: str, topic: str, id_field: str, *, want: int, timeout: float = 180) -> tuple[
+        dict[str, dict], dict[str, list[dict]]]:
+    """Read JSON records until ``want`` distinct ``id_field`` values arrived: (first copy by id, all copies)."""
+    import orjson
+
+    copies: dict[str, list[dict]] = {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not (parts := consumer.partitions_for_topic(topic)) and time.monotonic() < deadline:
+            await consumer._client.force_metadata_update()
+            await asyncio.sleep(0.5)
+        consumer.assign([TopicPartition(topic, p) for p in sorted(parts or [])])
+        await consumer.seek_to_beginning()
+        end = time.monotonic() + timeout
+        while len(copies) < want and time.monotonic() < end:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for r in records:
+                    doc = orjson.loads(r.value)
+                    copies.setdefault(doc[id_field], []).append(doc)
+    finally:
+        await consumer.stop()
+    return {k: v[0] for k, v in copies.items()}, copies
 
 
 async def consume(bootstrap: str, topic: str, *, want: int, timeout: float = 60, settle: float = 2.0) -> list:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 
 from pipeline.domain.clock import EventPartitionClock, ManualClock, WallPartitionClock
+from pipeline.domain.policy import Policy
 from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 from pipeline.metrics import Metrics
 from pipeline.processor import DeadLetter, Processor
-from tests.fakes import DictStore, Feed
+from tests.fakes import TICKS, DictStore, Feed
 
 T0 = parse_rfc3339_ms("2026-03-02T09:00:00Z")
 MIN = 60_000
@@ -43,25 +44,29 @@ def wall() -> ManualClock:
     return ManualClock(T0)
 
 
+def make(wall: ManualClock, *, event_time: bool = False, orphan_ms: int = 10 * MIN) -> Processor:
+    clock = EventPartitionClock(0) if event_time else WallPartitionClock(wall)
+    return Processor(clock=clock, wall=wall, metrics=Metrics.create(), policy=Policy(), orphan_timeout_ms=orphan_ms,
+                     events_topic="tickets.events", ticks_topic=TICKS)
+
+
 @pytest.fixture
 def live(wall: ManualClock) -> Processor:
-    return Processor(clock=WallPartitionClock(wall), wall=wall, metrics=Metrics.create(),
-                     orphan_timeout_ms=10 * MIN, events_topic="tickets.events")
+    return make(wall)
 
 
 @pytest.fixture
 def replay(wall: ManualClock) -> Processor:
-    return Processor(clock=EventPartitionClock(0), wall=wall, metrics=Metrics.create(),
-                     orphan_timeout_ms=10 * MIN, events_topic="tickets.events")
+    return make(wall, event_time=True)
 
 
 def test_a_duplicate_event_is_applied_once_and_counted(live: Processor) -> None:
     store, feed = DictStore(), Feed()
-    assert live.process(feed.record(created()), store) == []
-    assert live.process(feed.record(assigned(engineer="E7")), store) == []
+    assert live.handle(feed.record(created()), store) == []
+    assert live.handle(feed.record(assigned(engineer="E7")), store) == []
     # the same assignment event again, after a different one moved the ticket on
-    live.process(feed.record(assigned(eid="a2", engineer="E8")), store)
-    assert live.process(feed.record(assigned(engineer="E7")), store) == []
+    live.handle(feed.record(assigned(eid="a2", engineer="E8")), store)
+    assert live.handle(feed.record(assigned(engineer="E7")), store) == []
     assert store.get("T1").engineer_id == "E8"
     assert value(live.metrics, "sla_events_duplicate_total") == 1
     assert value(live.metrics, "sla_events_total", type="ticket.assigned") == 3
@@ -69,34 +74,35 @@ def test_a_duplicate_event_is_applied_once_and_counted(live: Processor) -> None:
 
 def test_a_second_creation_is_ignored(live: Processor) -> None:
     store, feed = DictStore(), Feed()
-    live.process(feed.record(created(severity=2)), store)
-    live.process(feed.record(created(eid="c2", severity=4)), store)
+    live.handle(feed.record(created(severity=2)), store)
+    live.handle(feed.record(created(eid="c2", severity=4)), store)
     assert store.get("T1").severity == 2
     assert value(live.metrics, "sla_events_ignored_total", reason="already_created") == 1
 
 
 def test_events_after_closed_are_ignored(live: Processor) -> None:
     store, feed = DictStore(), Feed()
-    live.process(feed.record(created()), store)
-    live.process(feed.record({"event_id": "x", "type": "ticket.closed", "ticket_id": "T1",
+    live.handle(feed.record(created()), store)
+    live.handle(feed.record({"event_id": "x", "type": "ticket.closed", "ticket_id": "T1",
                               "occurred_at": at(T0 + 5 * MIN)}), store)
-    live.process(feed.record(assigned(when=T0 + 6 * MIN)), store)
+    live.handle(feed.record(assigned(when=T0 + 6 * MIN)), store)
     assert store.get("T1").engineer_id is None
     assert value(live.metrics, "sla_events_ignored_total", reason="after_closed") == 1
 
 
 def test_an_early_event_is_held_then_applied_when_the_ticket_arrives(live: Processor, wall: ManualClock) -> None:
     store, feed = DictStore(), Feed()
-    assert live.process(feed.record(assigned()), store) == []
+    assert live.handle(feed.record(assigned()), store) == []
     assert value(live.metrics, "sla_events_held") == 1
-    wall.advance(9 * MIN)
-    assert live.tick(0, store) == []  # still within the orphan timeout
-    live.process(feed.record(created()), store)
+    wall.advance(10 * MIN)
+    assert live.handle(feed.tick(), store) == []  # still within the orphan timeout
+    live.handle(feed.record(created()), store)
     state = store.get("T1")
     assert state.exists and state.engineer_id == "E7" and state.held == []
     assert value(live.metrics, "sla_events_held") == 0
     wall.advance(60 * MIN)
-    assert live.tick(0, store) == []  # nothing left to expire
+    later = live.handle(feed.tick(), store)
+    assert not any(isinstance(o, DeadLetter) for o in later)  # nothing held is left to expire
     assert value(live.metrics, "sla_events_rejected_total", reason="orphan") == 0
 
 
@@ -106,11 +112,11 @@ def test_an_orphan_goes_to_the_dlq_at_its_timeout_with_its_original_bytes(
     store, feed = DictStore(), Feed(partition=3)
     feed.offset = 41
     record = feed.record(assigned(tid="T404"))
-    live.process(record, store)
-    wall.advance(10 * MIN - 1)
-    assert live.tick(3, store) == []
+    live.handle(record, store)
+    wall.advance(10 * MIN)
+    assert live.handle(feed.tick(), store) == []  # exactly at the timeout is still within it
     wall.advance(1)
-    (letter,) = live.tick(3, store)
+    (letter,) = live.handle(feed.tick(), store)
     assert isinstance(letter, DeadLetter)
     assert (letter.reason, letter.value, letter.key) == ("orphan", record.value, b"T404")
     assert (letter.source_partition, letter.source_offset) == (3, 41)
@@ -121,55 +127,51 @@ def test_an_orphan_goes_to_the_dlq_at_its_timeout_with_its_original_bytes(
 
 def test_a_repeated_orphan_is_a_duplicate_not_a_second_hold(live: Processor) -> None:
     store, feed = DictStore(), Feed()
-    live.process(feed.record(assigned(tid="T5")), store)
-    live.process(feed.record(assigned(tid="T5")), store)
+    live.handle(feed.record(assigned(tid="T5")), store)
+    live.handle(feed.record(assigned(tid="T5")), store)
     assert len(store.get("T5").held) == 1
     assert value(live.metrics, "sla_events_duplicate_total") == 1
 
 
 def test_orphan_timeout_follows_event_time_in_replays(replay: Processor) -> None:
     store, feed = DictStore(), Feed()
-    replay.process(feed.record(assigned(tid="T9", when=T0)), store)
-    assert replay.process(feed.record(heartbeat(T0 + 10 * MIN - 1)), store) == []
-    out = replay.process(feed.record(heartbeat(T0 + 10 * MIN)), store)
+    replay.handle(feed.record(assigned(tid="T9", when=T0)), store)
+    assert replay.handle(feed.record(heartbeat(T0 + 10 * MIN)), store) == []
+    out = replay.handle(feed.record(heartbeat(T0 + 10 * MIN + 1)), store)
     assert [o.reason for o in out] == ["orphan"]
     assert value(replay.metrics, "sla_events_total", type="heartbeat") == 2
 
 
 def test_event_clock_is_per_partition_and_survives_a_restart(wall: ManualClock) -> None:
     store, p0, p1 = DictStore(), Feed(0), Feed(1)
-    first = Processor(clock=EventPartitionClock(0), wall=wall, metrics=Metrics.create(),
-                      orphan_timeout_ms=10 * MIN, events_topic="tickets.events")
-    first.process(p0.record(assigned(tid="T1", when=T0)), store)
-    first.process(p1.record(heartbeat(T0 + 60 * MIN)), store)  # another partition's clock: no effect
+    first = make(wall, event_time=True)
+    first.handle(p0.record(assigned(tid="T1", when=T0)), store)
+    first.handle(p1.record(heartbeat(T0 + 60 * MIN)), store)  # another partition's clock: no effect
     assert store.get("T1").held
-    first.process(p0.record(heartbeat(T0 + 5 * MIN)), store)
+    first.handle(p0.record(heartbeat(T0 + 5 * MIN)), store)
     # a new worker process takes over with the same tables
-    second = Processor(clock=EventPartitionClock(0), wall=wall, metrics=Metrics.create(),
-                       orphan_timeout_ms=10 * MIN, events_topic="tickets.events")
-    assert second.process(p0.record(heartbeat(T0 + 2 * MIN)), store) == []  # late beat: clock stays at 5 min
-    out = second.process(p0.record(heartbeat(T0 + 10 * MIN)), store)
+    second = make(wall, event_time=True)
+    assert second.handle(p0.record(heartbeat(T0 + 2 * MIN)), store) == []  # late beat: clock stays at 5 min
+    out = second.handle(p0.record(heartbeat(T0 + 10 * MIN + 1)), store)
     assert [o.reason for o in out] == ["orphan"]
 
 
 def test_index_is_rebuilt_from_the_table_after_a_rebalance(wall: ManualClock) -> None:
     store, feed = DictStore(), Feed(2)
-    before = Processor(clock=WallPartitionClock(wall), wall=wall, metrics=Metrics.create(),
-                       orphan_timeout_ms=MIN, events_topic="tickets.events")
-    before.process(feed.record(assigned(tid="T2")), store)
-    after = Processor(clock=WallPartitionClock(wall), wall=wall, metrics=Metrics.create(),
-                      orphan_timeout_ms=MIN, events_topic="tickets.events")
+    before = make(wall, orphan_ms=MIN)
+    before.handle(feed.record(assigned(tid="T2")), store)
+    after = make(wall, orphan_ms=MIN)
     assert after.needs_tick(2)  # stale index: a tick rebuilds it
-    wall.advance(MIN)
-    assert [o.reason for o in after.tick(2, store)] == ["orphan"]
+    wall.advance(MIN + 1)
+    assert [o.reason for o in after.handle(feed.tick(), store)] == ["orphan"]
     assert not after.needs_tick(2)
 
 
 def test_bad_records_are_dead_lettered_with_their_reason(live: Processor) -> None:
     store, feed = DictStore(), Feed()
-    out = live.process(feed.record(b"\x00\x01garbage", key=b"T1"), store)
+    out = live.handle(feed.record(b"\x00\x01garbage", key=b"T1"), store)
     assert [(o.reason, o.value, o.key) for o in out] == [("malformed_json", b"\x00\x01garbage", b"T1")]
-    out = live.process(feed.record(created(tid="T1"), key=b"T2"), store)
+    out = live.handle(feed.record(created(tid="T1"), key=b"T2"), store)
     assert [o.reason for o in out] == ["key_mismatch"]
     assert store.get("T1") is None and store.get("T2") is None
     assert value(live.metrics, "sla_events_rejected_total", reason="key_mismatch") == 1
@@ -184,15 +186,15 @@ def test_a_failure_of_ours_dead_letters_the_record_and_the_agent_goes_on(
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(store, "put", broken)
-    (letter,) = live.process_safely(feed.record(created()), store)
+    (letter,) = live.handle(feed.record(created()), store)
     assert letter.reason == "internal_error" and "disk on fire" in letter.detail
     monkeypatch.undo()
-    assert live.process_safely(feed.record(created(tid="T2", eid="c2")), store) == []
+    assert live.handle(feed.record(created(tid="T2", eid="c2")), store) == []
 
 
 def test_state_of_an_open_ticket_stays_small(live: Processor) -> None:
     store, feed = DictStore(), Feed()
-    live.process(feed.record(created(tid="T" * 128, customer_id="C" * 128, product="P" * 128)), store)
+    live.handle(feed.record(created(tid="T" * 128, customer_id="C" * 128, product="P" * 128)), store)
     for i in range(100):  # far more events than the dedupe memory keeps
-        live.process(feed.record(assigned(tid="T" * 128, eid=f"assign-{i:04d}-" + "x" * 100)), store)
+        live.handle(feed.record(assigned(tid="T" * 128, eid=f"assign-{i:04d}-" + "x" * 100)), store)
     assert len(store.tickets["T" * 128]) < 1024

@@ -1,0 +1,185 @@
+"""The SLA policy: targets, FastLane, BizCrit ladder and stack-rank weights (contract sections 3-4).
+
+Built-in defaults are the contract's; a TOML file (``SLA_POLICY_FILE``) overrides any of them. Unknown
+keys and bad values are refused with an error naming the key, e.g.
+``policy.toml: irt.targets_minutes.1: must be a number greater than 0, got -5``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+MINUTE_MS = 60_000
+SEVERITIES = (1, 2, 3, 4)
+SEVERITY_NAMES = {1: "Urgent", 2: "High", 3: "Normal", 4: "Low"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    irt_targets_ms: dict[int, int] = dataclasses.field(
+        default_factory=lambda: {1: 15 * MINUTE_MS, 2: 60 * MINUTE_MS, 3: 240 * MINUTE_MS, 4: 1440 * MINUTE_MS})
+    fastlane_multiplier: float = 0.5
+    irt_goal: float = 0.99
+    at_risk_fraction: float = 0.5
+    # BizCrit: Sev1 always; FastLane customers' tickets of these severities too.
+    fastlane_bizcrit_severities: tuple[int, ...] = (2,)
+    irt_rungs: tuple[float, ...] = (0.5, 0.8, 1.0)  # irt_at_risk 1, irt_at_risk 2, irt_breached 3
+    bizcrit_rungs_ms: tuple[int, ...] = (30 * MINUTE_MS, 120 * MINUTE_MS, 240 * MINUTE_MS)  # tier3, mgmt, exec
+    stack_rank_weights: tuple[float, float, float] = (0.5, 0.25, 0.25)  # VSAT %, Quality %, % ART
+    stack_rank_min_surveys: int = 5
+    stack_rank_min_samples: int = 5
+    closed_retention_ms: int = 7 * 24 * 60 * MINUTE_MS
+
+    def irt_target_ms(self, severity: int, fastlane: bool) -> int:
+        target = self.irt_targets_ms[severity]
+        return int(target * self.fastlane_multiplier) if fastlane else target
+
+    def is_bizcrit_severity(self, severity: int, fastlane: bool) -> bool:
+        return severity == 1 or (fastlane and severity in self.fastlane_bizcrit_severities)
+
+    def irt_bucket_edges_s(self) -> list[float]:
+        """Histogram edges for IRT: one at every target (FastLane ones too), and a few around them."""
+        edges = {60.0, 300.0, 1800.0, 7200.0, 28800.0, 43200.0, 172800.0, 604800.0}
+        for sev in SEVERITIES:
+            for fastlane in (False, True):
+                edges.add(self.irt_target_ms(sev, fastlane) / 1000)
+        return sorted(edges)
+
+
+def load_policy(path: Path | None) -> Policy:
+    """The built-in policy, overridden by the TOML file at ``path`` if given."""
+    if path is None:
+        return Policy()
+    try:
+        doc = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"is not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot be read ({exc.strerror})") from None
+    return _from_doc(doc, path.name)
+
+
+def _from_doc(doc: dict[str, Any], where: str) -> Policy:
+    base = Policy()
+    reader = _Reader(doc, where)
+    targets = dict(base.irt_targets_ms)
+    for sev in SEVERITIES:
+        minutes = reader.number(f"irt.targets_minutes.{sev}", None, low=0, low_open=True)
+        if minutes is not None:
+            targets[sev] = int(minutes * MINUTE_MS)
+    rungs = reader.numbers("bizcrit.irt_rungs", base.irt_rungs, count=3, low=0, high=1)
+    if rungs != sorted(rungs) or rungs[-1] != 1:
+        raise ConfigError(f"{where}: bizcrit.irt_rungs", "must rise and end at 1 (the deadline)", rungs)
+    bizcrit_minutes = reader.numbers(
+        "bizcrit.rungs_minutes", [ms / MINUTE_MS for ms in base.bizcrit_rungs_ms], count=3, low=0)
+    if bizcrit_minutes != sorted(bizcrit_minutes):
+        raise ConfigError(f"{where}: bizcrit.rungs_minutes", "must rise: tier 3, then management, then executive",
+                          bizcrit_minutes)
+    weights = (
+        reader.number("stack_rank.weights.vsat", base.stack_rank_weights[0], low=0),
+        reader.number("stack_rank.weights.quality", base.stack_rank_weights[1], low=0),
+        reader.number("stack_rank.weights.art", base.stack_rank_weights[2], low=0),
+    )
+    if not math.isclose(sum(weights), 1.0, abs_tol=1e-9):
+        raise ConfigError(f"{where}: stack_rank.weights", "must add up to 1", weights)
+    fastlane_sevs = reader.numbers("bizcrit.fastlane_severities", list(base.fastlane_bizcrit_severities),
+                                   low=1, high=4, integers=True)
+    policy = Policy(
+        irt_targets_ms=targets,
+        fastlane_multiplier=reader.number("irt.fastlane_multiplier", base.fastlane_multiplier, low=0, low_open=True,
+                                          high=1),
+        irt_goal=reader.number("irt.goal", base.irt_goal, low=0, low_open=True, high=1),
+        at_risk_fraction=reader.number("irt.at_risk_fraction", base.at_risk_fraction, low=0, high=1),
+        fastlane_bizcrit_severities=tuple(int(s) for s in fastlane_sevs),
+        irt_rungs=tuple(rungs),
+        bizcrit_rungs_ms=tuple(int(m * MINUTE_MS) for m in bizcrit_minutes),
+        stack_rank_weights=weights,
+        stack_rank_min_surveys=int(reader.number("stack_rank.min_surveys", base.stack_rank_min_surveys, low=0,
+                                                 integer=True)),
+        stack_rank_min_samples=int(reader.number("stack_rank.min_samples", base.stack_rank_min_samples, low=0,
+                                                 integer=True)),
+        closed_retention_ms=int(reader.number("retention.closed_ticket_hours",
+                                              base.closed_retention_ms / 3_600_000, low=0) * 3_600_000),
+    )
+    reader.refuse_unknown()
+    return policy
+
+
+class _Reader:
+    """Reads dotted keys from a TOML document and remembers which it read, to refuse unknown ones."""
+
+    def __init__(self, doc: dict[str, Any], where: str) -> None:
+        self.doc = doc
+        self.where = where
+        self.read: set[str] = set()
+
+    def _get(self, dotted: str) -> Any:
+        self.read.add(dotted)
+        node: Any = self.doc
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    def number(self, dotted: str, default: float | None, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False, integer: bool = False) -> Any:
+        value = self._get(dotted)
+        if value is None:
+            return default
+        self._check(dotted, value, low, high, low_open, integer)
+        return value
+
+    def numbers(self, dotted: str, default: list | tuple, *, count: int | None = None, low: float | None = None,
+                high: float | None = None, integers: bool = False) -> list:
+        value = self._get(dotted)
+        if value is None:
+            return list(default)
+        if not isinstance(value, list) or (count is not None and len(value) != count):
+            want = f"a list of {count} numbers" if count else "a list of numbers"
+            raise ConfigError(f"{self.where}: {dotted}", f"must be {want}", value)
+        for item in value:
+            self._check(dotted, item, low, high, False, integers)
+        return value
+
+    def _check(self, dotted: str, value: Any, low: float | None, high: float | None, low_open: bool,
+               integer: bool) -> None:
+        kind = "an integer" if integer else "a number"
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        if ok and integer:
+            ok = isinstance(value, int)
+        if ok and low is not None:
+            ok = value > low if low_open else value >= low
+        if ok and high is not None:
+            ok = value <= high
+        if not ok:
+            bounds = []
+            if low is not None:
+                bounds.append(f"greater than {low:g}" if low_open else f"at least {low:g}")
+            if high is not None:
+                bounds.append(f"at most {high:g}")
+            raise ConfigError(f"{self.where}: {dotted}", f"must be {kind} {' and '.join(bounds)}".strip(), value)
+
+    def refuse_unknown(self) -> None:
+        def walk(node: dict[str, Any], prefix: str) -> list[str]:
+            found = []
+            for key, value in node.items():
+                dotted = f"{prefix}{key}"
+                if dotted in self.read:
+                    continue
+                if isinstance(value, dict):
+                    found += walk(value, dotted + ".")
+                else:
+                    found.append(dotted)
+            return found
+
+        unknown = walk(self.doc, "")
+        if unknown:
+            raise ConfigError(f"{self.where}: {unknown[0]}", "is not a policy setting (a typo?); see "
+                              "deploy/policy.example.toml for every key")

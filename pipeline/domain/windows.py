@@ -1,0 +1,80 @@
+"""IRT outcome counts in tumbling windows, per partition (contract section 6: ``sla_irt_window_tickets``).
+
+Counts, never lists: each bucket is ``[met, breached]`` for one partition, severity and window start.
+Hourly buckets are kept 30 days (for the 24h, 7d and 30d views); 5-minute buckets are kept 2 hours, so
+the 1h view is exact to 5 minutes. A view over W counts the outcomes decided in buckets that end
+after ``now - W``. Every change is returned as a row for the caller to persist; :meth:`load` takes
+rows back after a restart or rebalance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+HOUR_MS = 3_600_000
+FINE_MS = 300_000
+WINDOWS_MS = {"1h": HOUR_MS, "24h": 24 * HOUR_MS, "7d": 7 * 24 * HOUR_MS, "30d": 30 * 24 * HOUR_MS}
+_GRAINS = {"f": (FINE_MS, 2 * HOUR_MS), "h": (HOUR_MS, 30 * 24 * HOUR_MS + HOUR_MS)}  # code: (width, kept)
+_OUTCOMES = ("met", "breached")
+
+Row = tuple[bytes, bytes | None]  # (key, value); None deletes the row
+
+
+class IrtWindows:
+    def __init__(self) -> None:
+        # partition -> (grain code, severity, bucket start) -> [met, breached]
+        self._buckets: dict[int, dict[tuple[str, int, int], list[int]]] = {}
+        self._swept: dict[int, int] = {}
+
+    def add(self, partition: int, severity: int, outcome: str, at_ms: int) -> list[Row]:
+        slot = _OUTCOMES.index(outcome)
+        rows = []
+        buckets = self._buckets.setdefault(partition, {})
+        for code, (width, _) in _GRAINS.items():
+            key = (code, severity, at_ms - at_ms % width)
+            counts = buckets.setdefault(key, [0, 0])
+            counts[slot] += 1
+            rows.append((_row_key(partition, key), b"%d,%d" % tuple(counts)))
+        return rows
+
+    def expire(self, partition: int, now_ms: int) -> list[Row]:
+        """Drop buckets past their keeping time (checked at most once per 5 minutes per partition)."""
+        if now_ms - self._swept.get(partition, -(2**62)) < FINE_MS:
+            return []
+        self._swept[partition] = now_ms
+        buckets = self._buckets.get(partition, {})
+        old = [key for key in buckets if key[2] + _GRAINS[key[0]][0] + _GRAINS[key[0]][1] <= now_ms]
+        for key in old:
+            del buckets[key]
+        return [(_row_key(partition, key), None) for key in old]
+
+    def load(self, rows: Iterable[tuple[bytes, bytes]]) -> None:
+        for raw_key, raw_value in rows:
+            partition, code, severity, start = raw_key.decode().split("|")
+            met, breached = (int(n) for n in raw_value.split(b","))
+            self._buckets.setdefault(int(partition), {})[(code, int(severity), int(start))] = [met, breached]
+
+    def clear(self) -> None:
+        self._buckets.clear()
+        self._swept.clear()
+
+    def totals(self, now_of: Callable[[int], int | None]) -> dict[tuple[str, int, str], int]:
+        """(window, severity, outcome) -> tickets, over the partitions held, each at its own clock."""
+        out: dict[tuple[str, int, str], int] = {}
+        for partition, buckets in self._buckets.items():
+            now = now_of(partition)
+            if now is None:
+                continue
+            for (code, severity, start), counts in buckets.items():
+                width = _GRAINS[code][0]
+                for window, span in WINDOWS_MS.items():
+                    if (code == "f") != (window == "1h") or start + width <= now - span:
+                        continue
+                    for slot, outcome in enumerate(_OUTCOMES):
+                        out[(window, severity, outcome)] = out.get((window, severity, outcome), 0) + counts[slot]
+        return out
+
+
+def _row_key(partition: int, key: tuple[str, int, int]) -> bytes:
+    code, severity, start = key
+    return f"{partition}|{code}|{severity}|{start}".encode()

@@ -1,0 +1,118 @@
+"""A deterministic scenario of ticket lifecycles for tests, and the pure core's answer for it.
+
+Each ticket: created; usually assigned and answered (some late, some never); sometimes a severity
+change, waiting on the customer, a workaround, a reopen; resolved and closed. Events are in time
+order overall, as ticket systems publish them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+import orjson
+
+from pipeline.domain.clock import EventPartitionClock, ManualClock
+from pipeline.domain.policy import Policy
+from pipeline.domain.timefmt import format_rfc3339_ms
+from pipeline.metrics import Metrics
+from pipeline.processor import Emit, Processor, Record
+from tests.fakes import DictStore
+
+T0 = 1_772_442_000_000  # 2026-03-02T09:00:00Z
+MIN = 60_000
+TARGET_MIN = {1: 15, 2: 60, 3: 240, 4: 1440}
+
+
+def tickets(n: int, seed: int = 7, span_ms: int = 48 * 60 * MIN) -> list[dict]:
+    """Events of ``n`` tickets created over ``span_ms``, sorted by occurred_at."""
+    rng = random.Random(seed)
+    events: list[tuple[int, int, dict]] = []
+    seq = 0
+
+    def add(at: int, doc: dict) -> None:
+        nonlocal seq
+        seq += 1
+        doc = {"event_id": f"{doc['ticket_id']}-{seq}", "occurred_at": format_rfc3339_ms(at), **doc}
+        events.append((at, seq, doc))
+
+    for i in range(n):
+        tid = f"S-{seed}-{i:05d}"
+        created = T0 + rng.randrange(span_ms)
+        severity = rng.choices([1, 2, 3, 4], weights=[5, 20, 50, 25])[0]
+        fastlane = rng.random() < 0.1
+        product, customer = rng.choice(["desktop", "automation", "plesk"]), f"C{rng.randrange(300)}"
+        add(created, {"type": "ticket.created", "ticket_id": tid, "severity": severity, "fastlane": fastlane,
+                      "product": product, "customer_id": customer})
+        engineer = f"E{rng.randrange(40):02d}"
+        target = TARGET_MIN[severity] * MIN * (0.5 if fastlane else 1)
+        t = created + rng.randrange(1, 3 * MIN)
+        add(t, {"type": "ticket.assigned", "ticket_id": tid, "engineer_id": engineer})
+        if rng.random() < 0.06:  # severity changes before the answer, up or down
+            t += rng.randrange(1, int(target * 0.6) + 2)
+            severity = rng.choice([s for s in (1, 2, 3, 4) if s != severity])
+            add(t, {"type": "ticket.severity_changed", "ticket_id": tid, "severity": severity})
+        roll = rng.random()
+        if roll < 0.03:
+            answered = None  # never answered
+        else:
+            late = roll > 0.93
+            answered = created + int(target * (rng.uniform(1.01, 2.5) if late else rng.uniform(0.05, 1.0)))
+            answered = max(answered, t + 1)
+            add(answered, {"type": "ticket.responded", "ticket_id": tid, "engineer_id": engineer})
+        t = max(t, answered or t) + rng.randrange(1, 60 * MIN)
+        if rng.random() < 0.3:
+            add(t, {"type": "ticket.waiting_on_customer", "ticket_id": tid})
+            t += rng.randrange(1, 240 * MIN)
+            add(t, {"type": "ticket.customer_replied", "ticket_id": tid})
+        if severity == 1 or rng.random() < 0.2:
+            t += rng.randrange(1, 120 * MIN)
+            add(t, {"type": "ticket.workaround_provided", "ticket_id": tid, "engineer_id": engineer})
+        t += rng.randrange(1, 600 * MIN)
+        add(t, {"type": "ticket.resolved", "ticket_id": tid, "engineer_id": engineer})
+        if rng.random() < 0.05:
+            t += rng.randrange(1, 120 * MIN)
+            add(t, {"type": "ticket.reopened", "ticket_id": tid})
+            t += rng.randrange(1, 300 * MIN)
+            add(t, {"type": "ticket.resolved", "ticket_id": tid, "engineer_id": engineer})
+        t += rng.randrange(1, 60 * MIN)
+        add(t, {"type": "ticket.closed", "ticket_id": tid})
+        if rng.random() < 0.02:  # an upstream retry: the same event twice
+            add(t, dict(events[-1][2]))
+    events.sort(key=lambda e: (e[0], e[1]))
+    return [doc for _, _, doc in events]
+
+
+def heartbeat(at: int, name: str) -> dict:
+    return {"event_id": f"hb-{name}", "type": "heartbeat", "occurred_at": format_rfc3339_ms(at)}
+
+
+def last_instant(docs: list[dict]) -> int:
+    from pipeline.domain.timefmt import parse_rfc3339_ms
+
+    return max(parse_rfc3339_ms(d["occurred_at"]) for d in docs)
+
+
+def expected_outputs(partitions: dict[int, list[tuple[int, bytes | None, bytes]]], topic: str,
+                     policy: Policy | None = None) -> tuple[dict[str, dict], Metrics]:
+    """The pure core's outcomes (by outcome_id) for records as the broker placed them: per partition,
+    (offset, key, value) in offset order, run with the event-time clock. Also its metrics."""
+    metrics = Metrics.create()
+    proc = Processor(clock=EventPartitionClock(0), wall=ManualClock(T0), metrics=metrics, policy=policy or Policy(),
+                     orphan_timeout_ms=600_000, events_topic=topic, ticks_topic="unused-ticks")
+    store = DictStore()
+    outcomes: dict[str, dict] = {}
+    for partition, rows in sorted(partitions.items()):
+        for offset, key, value in sorted(rows, key=lambda r: r[0]):
+            for out in proc.handle(Record(topic, partition, offset, key, value), store):
+                if isinstance(out, Emit) and out.topic == "outcomes":
+                    doc = orjson.loads(out.value)
+                    outcomes[doc["outcome_id"]] = doc
+    return outcomes, metrics
+
+
+def by_partition(sent: list, records: list[tuple[bytes | None, bytes]]) -> dict[int, list]:
+    placed: dict[int, list] = defaultdict(list)
+    for meta, (key, value) in zip(sent, records, strict=True):
+        placed[meta.partition].append((meta.offset, key, value))
+    return placed
