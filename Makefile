@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up what is missing first (scripts/bootstrap.sh).
-.PHONY: run test unit bootstrap kafka-stop clean
+.PHONY: run test unit bench bench-quick bootstrap kafka-stop clean
 
 # Start the embedded Kafka broker (Apache Kafka 3.9 from Maven Central) and a pipeline worker.
 run: bootstrap
@@ -12,6 +12,13 @@ test: bootstrap
 
 unit: bootstrap
 	.venv/bin/python -m pytest -ra tests/unit
+
+# Benchmarks (bench/): real numbers, written to bench/results/. Not part of `make test`.
+bench: bootstrap
+	.venv/bin/python bench/escalation_latency.py
+
+bench-quick: bootstrap
+	.venv/bin/python bench/escalation_latency.py --quick --out /tmp/escalation_latency.quick.json
 
 bootstrap:
 	@scripts/bootstrap.sh

@@ -7,6 +7,7 @@ the topics exist (the tables must have as many partitions as ``tickets.events``)
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -21,6 +22,7 @@ from pipeline.processor import Processor
 from pipeline.settings import Settings
 from pipeline.tables import tickets as tickets_tables
 
+RUNBOOKS = Path(__file__).resolve().parents[1] / "docs" / "runbooks.md"
 RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
 
@@ -44,7 +46,7 @@ def create_app(
     wall: Clock | None = None,
     metrics: Metrics | None = None,
     policy: Policy | None = None,
-    tick_interval_s: float = 0.25,
+    tick_interval_s: float = 0.1,
 ) -> Pipeline:
     wall = wall or WallClock()
     policy = policy or load_policy(settings.policy_file)
@@ -96,6 +98,10 @@ def create_app(
         publisher=tickets_agent.Publisher(app.topic(settings.topic_dlq, **RAW), outputs),
         tick_interval_s=tick_interval_s,
     )
+
+    @app.page("/runbooks")
+    async def runbooks_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        return web.bytes(RUNBOOKS.read_bytes(), headers={"Content-Type": "text/markdown; charset=utf-8"})
 
     @app.page("/metrics")
     async def metrics_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:

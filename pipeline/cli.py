@@ -3,6 +3,8 @@
     sla-pipeline kafka start|stop|status   the embedded single-node Kafka broker
     sla-pipeline worker [--clock wall|event] a pipeline worker (Faust), /metrics on its web port
     sla-pipeline produce FILE.jsonl          publish ticket events from JSON lines
+    sla-pipeline notify                      deliver escalations to on-call through Alertmanager
+    sla-pipeline escalations [--follow]      print escalations as they arrive
     sla-pipeline run                         start the embedded broker, then a worker (Ctrl-C stops both)
 """
 
@@ -60,6 +62,15 @@ def _parser() -> argparse.ArgumentParser:
     produce.add_argument("file")
     produce.add_argument("--topic", help="default: SLA_TOPIC_EVENTS")
     produce.set_defaults(handler=_cmd_produce)
+
+    notify = sub.add_parser("notify", help="deliver sla.escalations to Alertmanager (API v2)")
+    notify.add_argument("--alertmanager-url", default=os.environ.get("SLA_ALERTMANAGER_URL"),
+                        help="default: SLA_ALERTMANAGER_URL or http://127.0.0.1:9093")
+    notify.set_defaults(handler=_cmd_notify)
+
+    follow = sub.add_parser("escalations", help="print escalations from sla.escalations")
+    follow.add_argument("--follow", "-f", action="store_true", help="keep printing new escalations")
+    follow.set_defaults(handler=_cmd_escalations)
 
     run = sub.add_parser("run", help="start the embedded broker and a worker; Ctrl-C stops both")
     _broker_flags(run)
@@ -170,6 +181,39 @@ def _cmd_produce(args: argparse.Namespace) -> int:
         if stream is not sys.stdin.buffer:
             stream.close()
     print(f"{report.summary()} to {topic}")
+    return 0
+
+
+def _cmd_notify(args: argparse.Namespace) -> int:
+    import signal
+
+    from pipeline import notify
+
+    settings = Settings.from_env(os.environ)
+    config = notify.NotifyConfig(
+        alertmanager_url=args.alertmanager_url or "http://127.0.0.1:9093",
+        runbook_base_url=os.environ.get("SLA_RUNBOOK_BASE_URL") or notify.NotifyConfig.runbook_base_url,
+    )
+
+    async def main_loop() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+        await notify.run(settings.bootstrap_servers, settings.topic_escalations, f"{settings.app_id}-notifier",
+                         config, stopping)
+
+    print(f"notifier: {settings.topic_escalations} -> {config.alertmanager_url}; Ctrl-C stops", flush=True)
+    asyncio.run(main_loop())
+    return 0
+
+
+def _cmd_escalations(args: argparse.Namespace) -> int:
+    from pipeline.escalations_view import follow
+
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)  # the terminal is for escalations
+    settings = Settings.from_env(os.environ)
+    asyncio.run(follow(settings.bootstrap_servers, settings.topic_escalations, keep_going=args.follow))
     return 0
 
 

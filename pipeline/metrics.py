@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from pipeline.domain.bizcrit import KINDS
 from pipeline.domain.events import EVENT_TYPES
 from pipeline.domain.policy import SEVERITIES, Policy
 from pipeline.domain.windows import WINDOWS_MS
@@ -30,6 +31,8 @@ class StateView(Protocol):
     def at_risk_counts(self) -> dict[int, int]: ...
 
     def window_counts(self) -> dict[tuple[str, int, str], int]: ...
+
+    def bizcrit_counts(self) -> dict[str, int]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Metrics:
     ttr_seconds: Histogram
     ttw_seconds: Histogram
     outputs_republished: Counter
+    escalations: Counter
     _views: list = dataclasses.field(default_factory=list)
 
     @classmethod
@@ -82,7 +86,11 @@ class Metrics:
                 "sla_outputs_republished_total",
                 "Outputs published again after a restart or rebalance (same idempotency key).",
                 ["topic"], registry=reg),
+            escalations=Counter("sla_escalations_total", "BizCrit escalations emitted, by kind.", ["kind"],
+                                registry=reg),
         )
+        for kind in KINDS:
+            metrics.escalations.labels(kind=kind)
         for etype in sorted(EVENT_TYPES):  # so rate() sees a 0 before the first event
             metrics.events.labels(type=etype)
         for severity in SEVERITIES:
@@ -109,11 +117,21 @@ class _StateCollector(Collector):
             "sla_irt_at_risk_tickets",
             "Unanswered tickets, not yet breached, that used at least the at-risk share of their IRT budget.",
             labels=["severity"])
+        bizcrit = GaugeMetricFamily("sla_bizcrit_open_tickets", "Open BizCrit tickets on this worker's partitions.")
+        by_rung = GaugeMetricFamily(
+            "sla_bizcrit_open_tickets_by_rung",
+            "Open BizCrit tickets by the highest BizCrit rung reached (none, tier3, management, executive).",
+            labels=["rung"])
         counts: dict = {}
         risky: dict = {}
+        rungs: dict = {"none": 0, "tier3": 0, "management": 0, "executive": 0}
         for view in self._views:
             counts = view.window_counts()
             risky = view.at_risk_counts()
+            rungs = view.bizcrit_counts()
+        bizcrit.add_metric([], sum(rungs.values()))
+        for rung, n in rungs.items():
+            by_rung.add_metric([rung], n)
         for severity in SEVERITIES:
             for window in WINDOWS_MS:
                 for outcome in ("met", "breached"):
@@ -121,6 +139,8 @@ class _StateCollector(Collector):
             at_risk.add_metric([str(severity)], risky.get(severity, 0))
         yield windows
         yield at_risk
+        yield bizcrit
+        yield by_rung
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())

@@ -19,8 +19,8 @@ from typing import Protocol
 
 import orjson
 
+from pipeline.domain import bizcrit, engine, sla
 from pipeline.domain import events as ev
-from pipeline.domain import sla
 from pipeline.domain.clock import Clock, PartitionClock
 from pipeline.domain.due import DueIndex
 from pipeline.domain.events import Event, Rejection, decode
@@ -144,6 +144,7 @@ class Processor:
         self.due = DueIndex()
         self.windows = IrtWindows()
         self._unanswered: dict[int, dict[str, tuple[int, int, int]]] = {}  # p -> tid -> (sev, created, deadline)
+        self._bizcrit: dict[int, dict[str, tuple[int, int]]] = {}  # p -> tid -> (since, severity)
         self._outbox_tickets: dict[int, list[str]] = {}  # partitions whose outboxes await republishing
         self._index_stale = True
         self._held = 0
@@ -155,6 +156,7 @@ class Processor:
         self._index_stale = True
         self.windows.clear()
         self._unanswered.clear()
+        self._bizcrit.clear()
 
     def _ensure_index(self, store: Store) -> None:
         if not self._index_stale:
@@ -163,6 +165,7 @@ class Processor:
         self.clock.forget()
         self.windows.clear()
         self._unanswered.clear()
+        self._bizcrit.clear()
         self._outbox_tickets.clear()
         held = 0
         for state in store.all_states():
@@ -257,7 +260,8 @@ class Processor:
             if state.exists:
                 self.metrics.events_ignored.labels(reason="already_created").inc()
             else:
-                sla.create(state, event)
+                outputs += self._publish(state, engine.create(state, event, self.policy), SOURCE_EVENTS,
+                                         record.offset, store)
                 outputs += self._release_held(state, record.offset, store)
         elif not state.exists:
             outputs += self._hold(state, record, event)
@@ -268,12 +272,12 @@ class Processor:
 
     def _decide(self, state: TicketState, event: Event, offset: int, store: Store) -> list[Output]:
         answered_before = state.first_response_at is not None
-        decisions = sla.apply_event(state, event, self.policy)
+        result = engine.apply(state, event, self.policy)
         if not answered_before and state.first_response_at is not None:
             irt_s = (state.first_response_at - state.created_at) / 1000  # type: ignore[operator]
             self.metrics.irt_seconds.labels(severity=str(state.severity)).observe(
                 irt_s, exemplar={"ticket_id": state.ticket_id[:64]})
-        return self._publish(state, decisions, SOURCE_EVENTS, offset, store)
+        return self._publish(state, result, SOURCE_EVENTS, offset, store)
 
     def _hold(self, state: TicketState, record: Record, event: Event) -> list[Output]:
         if len(state.held) >= HELD_LIMIT:
@@ -312,7 +316,7 @@ class Processor:
             if state is None:
                 continue
             outputs += self._expire_orphans(state, now)
-            outputs += self._publish(state, sla.on_clock(state, now, self.policy), source, offset, store)
+            outputs += self._publish(state, engine.advance(state, now, self.policy), source, offset, store)
             self._prune_outbox(state)
             # Retention is days; whatever its outbox still holds was committed long ago.
             if (not state.exists and not state.held) or sla.expired(state, now, self.policy):
@@ -346,10 +350,15 @@ class Processor:
         ]
 
     # --- outputs ------------------------------------------------------------------------------
-    def _publish(self, state: TicketState, decisions: list[sla.Decision], source: int, offset: int,
+    def _publish(self, state: TicketState, result: engine.Step, source: int, offset: int,
                  store: Store) -> list[Output]:
         outputs: list[Output] = []
-        for decision in decisions:
+        for escalation in result.escalations:
+            value = self._escalation_record(state, escalation)
+            state.outbox.append(Pending(source, offset, "escalations", dataclasses.astuple(escalation)))
+            outputs.append(Emit("escalations", state.ticket_id.encode(), value))
+            self.metrics.escalations.labels(kind=escalation.kind).inc(exemplar={"ticket_id": state.ticket_id[:64]})
+        for decision in result.decisions:
             value = self._outcome_record(state, decision)
             state.outbox.append(Pending(source, offset, "outcomes", dataclasses.astuple(decision)))
             outputs.append(Emit("outcomes", state.ticket_id.encode(), value))
@@ -361,8 +370,28 @@ class Processor:
         return outputs
 
     def _rebuild_output(self, state: TicketState, pending: Pending) -> bytes:
-        """The very record first published: the decision kept in the outbox, plus the ticket's fixed fields."""
+        """The very record first published: the fields kept in the outbox, plus the ticket's fixed fields."""
+        if pending.topic == "escalations":
+            return self._escalation_record(state, bizcrit.Escalation(*pending.value))
         return self._outcome_record(state, sla.Decision(*pending.value))
+
+    def _escalation_record(self, state: TicketState, e: bizcrit.Escalation) -> bytes:
+        return orjson.dumps({
+            "escalation_id": f"{state.ticket_id}:{e.kind}:{e.level}:{e.cycle}",
+            "cycle": e.cycle,
+            "ticket_id": state.ticket_id,
+            "kind": e.kind,
+            "level": e.level,
+            "severity": e.severity,
+            "product": state.product,
+            "customer_id": state.customer_id,
+            "fastlane": state.fastlane,
+            "engineer_id": e.engineer_id,
+            "deadline": None if e.deadline is None else format_rfc3339_ms(e.deadline),
+            "budget_used": e.budget_used,
+            "reason": e.reason,
+            "emitted_at": format_rfc3339_ms(e.at),
+        })
 
     def _outcome_record(self, state: TicketState, d: sla.Decision) -> bytes:
         doc = {
@@ -401,7 +430,12 @@ class Processor:
         self._index(state)
 
     def _index(self, state: TicketState) -> None:
-        self.due.set(state.partition, state.ticket_id, sla.next_due(state, self.policy))
+        self.due.set(state.partition, state.ticket_id, engine.next_due(state, self.policy))
+        bizcrit_tickets = self._bizcrit.setdefault(state.partition, {})
+        if state.bizcrit_since is None:
+            bizcrit_tickets.pop(state.ticket_id, None)
+        else:
+            bizcrit_tickets[state.ticket_id] = (state.bizcrit_since, state.severity)  # type: ignore[assignment]
         deadline = sla.irt_deadline(state, self.policy)
         unanswered = self._unanswered.setdefault(state.partition, {})
         if deadline is None:
@@ -411,6 +445,7 @@ class Processor:
 
     def _forget(self, state: TicketState) -> None:
         self.due.set(state.partition, state.ticket_id, None)
+        self._bizcrit.get(state.partition, {}).pop(state.ticket_id, None)
         self._unanswered.get(state.partition, {}).pop(state.ticket_id, None)
 
     def _prune_outbox(self, state: TicketState) -> None:
@@ -443,3 +478,16 @@ class Processor:
 
     def window_counts(self) -> dict[tuple[str, int, str], int]:
         return self.windows.totals(self.clock.now)
+
+    def bizcrit_counts(self) -> dict[str, int]:
+        """Open BizCrit tickets by the highest BizCrit rung their time in BizCrit has reached."""
+        rungs = ["none", "tier3", "management", "executive"]
+        counts = dict.fromkeys(rungs, 0)
+        for partition, tickets in self._bizcrit.items():
+            now = self.clock.now(partition)
+            if now is None:
+                continue
+            for since, _severity in tickets.values():
+                reached = sum(1 for after in self.policy.bizcrit_rungs_ms if now - since > after)
+                counts[rungs[reached]] += 1
+        return counts

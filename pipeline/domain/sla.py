@@ -90,19 +90,14 @@ def create(state: TicketState, event: Event) -> None:
     state.cycle_start = event.occurred_at
 
 
-def apply_event(state: TicketState, event: Event, policy: Policy) -> list[Decision]:
-    """Apply a non-creation event to an existing ticket, at its instant (never before creation).
+def apply_event(state: TicketState, event: Event, at: int, policy: Policy) -> list[Decision]:
+    """Apply a non-creation event to an existing ticket at instant ``at`` (never before creation).
 
-    Deadlines that passed before the event's instant are decided first (:func:`on_clock`), so the
+    The caller decides first what passed before ``at`` (:mod:`pipeline.domain.engine` does), so the
     result does not depend on when a timer happened to fire.
     """
-    assert state.created_at is not None
-    at = max(event.occurred_at, state.created_at)
-    decisions = on_clock(state, at, policy)
     handler = _HANDLERS.get(event.type)
-    if handler is not None:
-        decisions += handler(state, event, at, policy)
-    return decisions
+    return handler(state, event, at, policy) if handler is not None else []
 
 
 def _assigned(state: TicketState, event: Event, at: int, policy: Policy) -> list[Decision]:
@@ -188,6 +183,7 @@ def _reopened(state: TicketState, event: Event, at: int, policy: Policy) -> list
     state.ttw_at = None
     state.waiting_ms = 0
     state.waiting_since = None
+    state.escalated = []  # escalations are once per kind, level and cycle
     return []
 
 

@@ -82,6 +82,9 @@ class TicketState:
     waiting_since: int | None = None
     ttw_at: int | None = None  # workaround (or resolution if first) in this cycle
     resolved_at: int | None = None
+    # BizCrit: since when (None when not), and the escalations emitted in this cycle ("kind:level")
+    bizcrit_since: int | None = None
+    escalated: list[str] = dataclasses.field(default_factory=list)
     seen: list[bytes] = dataclasses.field(default_factory=list)
     held: list[HeldEvent] = dataclasses.field(default_factory=list)
     outbox: list[Pending] = dataclasses.field(default_factory=list)
@@ -112,10 +115,13 @@ class TicketState:
         optional = (
             ("eng", self.engineer_id), ("x", self.closed_at), ("r", self.first_response_at),
             ("io", self.irt_outcome), ("ws", self.waiting_since), ("tw", self.ttw_at), ("z", self.resolved_at),
+            ("bz", self.bizcrit_since),
         )
         doc.update((k, v) for k, v in optional if v is not None)
         if self.waiting_ms:
             doc["wt"] = self.waiting_ms
+        if self.escalated:
+            doc["esc"] = self.escalated
         if self.seen:
             doc["s"] = base64.b64encode(b"".join(self.seen)).decode()
         if self.held:
@@ -147,6 +153,8 @@ class TicketState:
             waiting_since=doc.get("ws"),
             ttw_at=doc.get("tw"),
             resolved_at=doc.get("z"),
+            bizcrit_since=doc.get("bz"),
+            escalated=doc.get("esc", []),
             seen=[seen[i : i + DIGEST_BYTES] for i in range(0, len(seen), DIGEST_BYTES)],
             held=[HeldEvent.from_list(row) for row in doc.get("h", [])],
             outbox=[Pending(*row) for row in doc.get("ob", [])],

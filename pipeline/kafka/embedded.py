@@ -332,7 +332,12 @@ def _port_open(port: int) -> bool:
 
 def _ready(bootstrap: str) -> bool:
     """True when the broker answers a metadata request (not merely an open port)."""
+    import logging
+
     from aiokafka import AIOKafkaClient
+
+    quiet = logging.getLogger("aiokafka")
+    level, quiet.level = quiet.level, logging.CRITICAL  # "connection refused" is the expected answer here
 
     async def probe() -> bool:
         client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
@@ -344,4 +349,7 @@ def _ready(bootstrap: str) -> bool:
         finally:
             await client.close()
 
-    return asyncio.run(probe())
+    try:
+        return asyncio.run(probe())
+    finally:
+        quiet.setLevel(level)

@@ -5,57 +5,13 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from pipeline.domain.clock import EventPartitionClock, ManualClock, WallPartitionClock
+from pipeline.domain.clock import WallPartitionClock
 from pipeline.domain.policy import Policy
-from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.metrics import Metrics
 from pipeline.processor import Emit, Processor
-from tests.fakes import TICKS, DictStore, Feed
-
-T0 = parse_rfc3339_ms("2026-03-02T09:00:00Z")
-SEC, MIN, HOUR = 1000, 60_000, 3_600_000
-
-
-class Desk:
-    """A support desk in a box: one processor, one partition, a hand-moved wall clock."""
-
-    def __init__(self, *, event_time: bool = False, policy: Policy | None = None) -> None:
-        self.wall = ManualClock(T0)
-        clock = EventPartitionClock(0) if event_time else WallPartitionClock(self.wall)
-        self.metrics = Metrics.create()
-        self.proc = Processor(clock=clock, wall=self.wall, metrics=self.metrics, policy=policy or Policy(),
-                              orphan_timeout_ms=10 * MIN, events_topic="tickets.events", ticks_topic=TICKS)
-        self.store = DictStore()
-        self.feed = Feed()
-        self.outcomes: list[dict] = []
-        self._n = 0
-
-    def send(self, etype: str, tid: str = "T1", at: int = T0, **fields: object) -> list[dict]:
-        self._n += 1
-        doc = {"event_id": f"e{self._n}", "type": etype, "occurred_at": format_rfc3339_ms(at), **fields}
-        if etype != "heartbeat":
-            doc["ticket_id"] = tid
-        return self._collect(self.proc.handle(self.feed.record(doc), self.store))
-
-    def create(self, tid: str = "T1", at: int = T0, severity: int = 1, **fields: object) -> list[dict]:
-        return self.send("ticket.created", tid, at, severity=severity, product="automation", customer_id="C1",
-                         **fields)
-
-    def clock_to(self, at: int) -> list[dict]:
-        """Live mode: move the wall clock and let the timer tick."""
-        self.wall.set(at)
-        return self._collect(self.proc.handle(self.feed.tick(), self.store))
-
-    def _collect(self, outputs: list) -> list[dict]:
-        new = [orjson.loads(o.value) for o in outputs if isinstance(o, Emit) and o.topic == "outcomes"]
-        self.outcomes += new
-        return new
-
-    def irt(self, tid: str = "T1") -> list[dict]:
-        return [o for o in self.outcomes if o["ticket_id"] == tid and o["metric"] == "irt"]
-
-    def metric(self, name: str, **labels: str) -> float:
-        return self.metrics.registry.get_sample_value(name, labels or None) or 0.0
+from tests.desk import HOUR, MIN, SEC, T0, Desk
+from tests.fakes import TICKS
 
 
 @pytest.fixture

@@ -1,0 +1,135 @@
+"""The BizCrit escalation ladder (contract section 4), as plain functions over a ticket's state.
+
+A ticket is BizCrit while it is Sev1 (or a FastLane customer's Sev2), open, and has neither a workaround
+nor a resolution in its current cycle. :func:`step` brings the ladder up to an instant: it notes entry,
+fires every rung whose instant has passed (once per kind, level and cycle), and notes the exit.
+
+Rungs fire when the clock is strictly past their instant, stamped with that instant. Rungs that a
+change makes overdue (a severity raised, a ticket entering BizCrit late) fire at the change: call
+``step(..., changed=True)`` right after applying an event.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pipeline.domain.events import Event
+from pipeline.domain.policy import Policy
+from pipeline.domain.ticket import TicketState
+
+IRT_AT_RISK, IRT_BREACHED = "irt_at_risk", "irt_breached"
+TIER3, MANAGEMENT, EXECUTIVE, EXITED = "bizcrit_tier3", "bizcrit_management", "bizcrit_executive", "bizcrit_exited"
+IRT_RUNGS = ((IRT_AT_RISK, 1), (IRT_AT_RISK, 2), (IRT_BREACHED, 3))
+BIZCRIT_RUNGS = ((TIER3, 1), (MANAGEMENT, 2), (EXECUTIVE, 3))
+KINDS = (IRT_AT_RISK, IRT_BREACHED, TIER3, MANAGEMENT, EXECUTIVE, EXITED)
+_WHO = {TIER3: "engineering (tier 3) engaged", MANAGEMENT: "senior management engaged",
+        EXECUTIVE: "executive engaged"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Escalation:
+    kind: str
+    level: int
+    cycle: int
+    severity: int
+    at: int  # emitted_at: the rung's instant, or the change that made it overdue
+    deadline: int | None  # the IRT deadline while unanswered
+    budget_used: float | None  # share of the IRT budget used at `at`, while unanswered
+    engineer_id: str | None
+    reason: str
+
+    @property
+    def code(self) -> str:
+        return f"{self.kind}:{self.level}"
+
+
+def is_bizcrit(state: TicketState, policy: Policy) -> bool:
+    return (
+        state.created_at is not None
+        and state.severity is not None
+        and policy.is_bizcrit_severity(state.severity, state.fastlane)
+        and state.closed_at is None
+        and state.ttw_at is None  # set by a workaround, or by a resolution that came first
+        and state.resolved_at is None
+    )
+
+
+def rung_instants(state: TicketState, policy: Policy) -> list[tuple[int, str, int]]:
+    """(instant, kind, level) of every rung of the current BizCrit stint, not yet emitted, earliest first."""
+    if state.bizcrit_since is None:
+        return []
+    rungs: list[tuple[int, int, str, int]] = []  # (instant, ladder order for ties, kind, level)
+    if state.first_response_at is None:  # IRT rungs only while unanswered
+        target = policy.irt_target_ms(state.severity, state.fastlane)  # type: ignore[arg-type]
+        for order, ((kind, level), share) in enumerate(zip(IRT_RUNGS, policy.irt_rungs, strict=True)):
+            rungs.append((state.created_at + int(target * share), order, kind, level))  # type: ignore[operator]
+    for order, ((kind, level), after) in enumerate(zip(BIZCRIT_RUNGS, policy.bizcrit_rungs_ms, strict=True), 3):
+        rungs.append((state.bizcrit_since + after, order, kind, level))
+    done = set(state.escalated)
+    return [(at, kind, level) for at, _, kind, level in sorted(rungs) if f"{kind}:{level}" not in done]
+
+
+def next_rung(state: TicketState, policy: Policy) -> int | None:
+    return min((instant for instant, _, _ in rung_instants(state, policy)), default=None)
+
+
+def step(state: TicketState, now: int, policy: Policy, *, changed: bool = False,
+         cause: Event | None = None) -> list[Escalation]:
+    """Bring the ladder up to ``now``; see the module docstring for ``changed``."""
+    out: list[Escalation] = []
+    bizcrit = is_bizcrit(state, policy)
+    if bizcrit and state.bizcrit_since is None:
+        state.bizcrit_since = now
+    if state.bizcrit_since is not None:
+        for instant, kind, level in rung_instants(state, policy):
+            if not instant < now:
+                break
+            out.append(_emit(state, kind, level, now if changed else instant, policy))
+    if not bizcrit and state.bizcrit_since is not None:
+        state.bizcrit_since = None
+        if f"{EXITED}:0" not in state.escalated:
+            out.append(_emit(state, EXITED, 0, now, policy, _exit_reason(state, cause)))
+    return out
+
+
+def _emit(state: TicketState, kind: str, level: int, at: int, policy: Policy, reason: str | None = None) -> Escalation:
+    state.escalated.append(f"{kind}:{level}")
+    deadline = budget = None
+    target = policy.irt_target_ms(state.severity, state.fastlane)  # type: ignore[arg-type]
+    if state.first_response_at is None:
+        deadline = state.created_at + target  # type: ignore[operator]
+        budget = round((at - state.created_at) / target, 4)  # type: ignore[operator]
+    return Escalation(kind, level, state.cycle, state.severity, at, deadline, budget,  # type: ignore[arg-type]
+                      state.engineer_id, reason or _reason(state, kind, level, at, target, budget))
+
+
+def _label(state: TicketState) -> str:
+    lane = " FastLane" if state.fastlane else ""
+    return f"Sev{state.severity}{lane} ticket {state.ticket_id} ({state.product}, customer {state.customer_id})"
+
+
+def _reason(state: TicketState, kind: str, level: int, at: int, target: int, budget: float | None) -> str:
+    if kind in (IRT_AT_RISK, IRT_BREACHED):
+        waited = _duration(at - state.created_at)  # type: ignore[operator]
+        verb = "has breached its" if kind == IRT_BREACHED else f"has used {budget:.0%} of its"
+        return f"{_label(state)} is unanswered after {waited} and {verb} {_duration(target)} IRT target"
+    stint = _duration(at - state.bizcrit_since)  # type: ignore[operator]
+    return f"{_label(state)} has been BizCrit for {stint} without a workaround: {_WHO[kind]}"
+
+
+def _exit_reason(state: TicketState, cause: Event | None) -> str:
+    why = {
+        "ticket.workaround_provided": "a workaround was provided",
+        "ticket.resolved": "it was resolved",
+        "ticket.closed": "it was closed",
+        "ticket.severity_changed": f"its severity was lowered to {state.severity}",
+    }.get(cause.type if cause else "", "it no longer qualifies")
+    return f"{_label(state)} left BizCrit: {why}"
+
+
+def _duration(ms: int) -> str:
+    minutes, seconds = divmod(max(0, ms) // 1000, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"

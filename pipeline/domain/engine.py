@@ -1,0 +1,51 @@
+"""One step of a ticket's life, in the order the contract demands. Pure: state in, decisions out.
+
+For an event at instant ``at``: first what time alone decided before ``at`` (IRT deadline, ladder
+rungs, under the ticket's old configuration), then the event itself, then the ladder again, where
+rungs the event made overdue fire at ``at``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pipeline.domain import bizcrit, sla
+from pipeline.domain.events import Event
+from pipeline.domain.policy import Policy
+from pipeline.domain.ticket import TicketState
+
+
+@dataclasses.dataclass(slots=True)
+class Step:
+    decisions: list[sla.Decision] = dataclasses.field(default_factory=list)
+    escalations: list[bizcrit.Escalation] = dataclasses.field(default_factory=list)
+
+    def __iadd__(self, other: Step) -> Step:
+        self.decisions += other.decisions
+        self.escalations += other.escalations
+        return self
+
+
+def create(state: TicketState, event: Event, policy: Policy) -> Step:
+    sla.create(state, event)
+    return Step([], bizcrit.step(state, event.occurred_at, policy, changed=True, cause=event))
+
+
+def apply(state: TicketState, event: Event, policy: Policy) -> Step:
+    assert state.created_at is not None
+    at = max(event.occurred_at, state.created_at)
+    result = advance(state, at, policy)
+    result.decisions += sla.apply_event(state, event, at, policy)
+    result.escalations += bizcrit.step(state, at, policy, changed=True, cause=event)
+    return result
+
+
+def advance(state: TicketState, now: int, policy: Policy) -> Step:
+    """What the passing of time decides, strictly before ``now``."""
+    decisions = sla.on_clock(state, now, policy)
+    return Step(decisions, bizcrit.step(state, now, policy))
+
+
+def next_due(state: TicketState, policy: Policy) -> int | None:
+    candidates = [t for t in (sla.next_due(state, policy), bizcrit.next_rung(state, policy)) if t is not None]
+    return min(candidates, default=None)

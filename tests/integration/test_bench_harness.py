@@ -1,0 +1,23 @@
+"""The benchmark harness still runs (small sizes). It asserts what was measured, never how fast."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.integration.conftest import ROOT, VERSIONS
+
+
+def test_escalation_latency_bench_measures_every_escalation(tmp_path: Path) -> None:
+    out = tmp_path / "latency.json"
+    done = subprocess.run(
+        [sys.executable, "bench/escalation_latency.py", "--quick", "--tickets", "20", "--spread", "5",
+         "--kafka-version", VERSIONS[0], "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["escalations"] == 40  # both rungs of all 20 tickets
+    assert result["p50_s"] <= result["p99_s"] <= result["max_s"]
+    assert result["p50_s"] >= 0  # published after falling due, never before
