@@ -13,9 +13,11 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.openmetrics import exposition as openmetrics
 
+from pipeline.agents import engineers as engineers_agent
 from pipeline.agents import tickets as tickets_agent
 from pipeline.domain.clock import Clock, EventPartitionClock, WallClock, WallPartitionClock
 from pipeline.domain.policy import Policy, load_policy
+from pipeline.engineer_view import EngineerView, follow_changelog
 from pipeline.kafka.admin import MAX_MESSAGE_BYTES
 from pipeline.metrics import Metrics
 from pipeline.processor import Processor
@@ -37,6 +39,10 @@ class Pipeline:
 
 def ticks_topic_name(settings: Settings) -> str:
     return f"{settings.app_id}-ticks"
+
+
+def facts_topic_name(settings: Settings) -> str:
+    return f"{settings.app_id}-engineer-facts"
 
 
 def create_app(
@@ -86,8 +92,11 @@ def create_app(
     store = tickets_tables.declare(app, partitions)
     source = app.topic(settings.topic_events, ticks_name, **RAW)
     ticks = app.topic(ticks_name, partitions=partitions, internal=True, **RAW)
+    facts = app.topic(facts_topic_name(settings), partitions=partitions, internal=True, **RAW)
     outputs = {"outcomes": app.topic(settings.topic_outcomes, **RAW),
-               "escalations": app.topic(settings.topic_escalations, **RAW)}
+               "escalations": app.topic(settings.topic_escalations, **RAW),
+               "facts": facts,
+               "dsat": app.topic(settings.topic_dsat, **RAW)}
     tickets_agent.register(
         app,
         source=source,
@@ -98,6 +107,23 @@ def create_app(
         publisher=tickets_agent.Publisher(app.topic(settings.topic_dlq, **RAW), outputs),
         tick_interval_s=tick_interval_s,
     )
+
+    engineers = tickets_tables.declare_engineers(app, partitions)
+    engineers_agent.register(app, facts=facts, table=engineers)
+    view = EngineerView(policy, event_time=settings.clock == "event")
+    metrics.observe_engineers(lambda: _owned_standings(engineers, view, settings.metrics_max_engineers))
+
+    @app.task
+    async def engineer_view() -> None:
+        await follow_changelog(settings.bootstrap_servers, f"{settings.app_id}-engineers-changelog", view)
+
+    @app.page("/stackrank")
+    async def stackrank_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        try:
+            report = view.report(request.query.get("window", "30d"))
+        except ValueError as exc:
+            return web.json({"error": str(exc)}, status=400)
+        return web.json(report)
 
     @app.page("/runbooks")
     async def runbooks_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
@@ -113,3 +139,13 @@ def create_app(
         return web.bytes(body, headers={"Content-Type": kind})
 
     return Pipeline(app=app, settings=settings, processor=processor, metrics=metrics, policy=policy)
+
+
+def _owned_standings(table: faust.Table, view: EngineerView, cap: int) -> dict[str, list]:
+    """Per window, the standings of the engineers whose partitions this worker owns (at most ``cap``)."""
+    owned = {key.decode() for key in table}
+    out = {}
+    for window in ("7d", "30d"):
+        rows = [st for st in view.standings(window) if st.summary.engineer_id in owned]
+        out[window] = rows[:cap]
+    return out

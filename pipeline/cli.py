@@ -5,6 +5,7 @@
     sla-pipeline produce FILE.jsonl          publish ticket events from JSON lines
     sla-pipeline notify                      deliver escalations to on-call through Alertmanager
     sla-pipeline escalations [--follow]      print escalations as they arrive
+    sla-pipeline stackrank [--window 30d]    the engineer stack rank, from a worker's /stackrank
     sla-pipeline run                         start the embedded broker, then a worker (Ctrl-C stops both)
 """
 
@@ -72,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     follow.add_argument("--follow", "-f", action="store_true", help="keep printing new escalations")
     follow.set_defaults(handler=_cmd_escalations)
 
+    rank = sub.add_parser("stackrank", help="print the engineer stack rank (from a worker's /stackrank)")
+    rank.add_argument("--window", choices=["7d", "30d"], default="30d")
+    rank.add_argument("--url", help="a worker's web address (default: http://127.0.0.1:SLA_WEB_PORT)")
+    rank.set_defaults(handler=_cmd_stackrank)
+
     run = sub.add_parser("run", help="start the embedded broker and a worker; Ctrl-C stops both")
     _broker_flags(run)
     _worker_flags(run)
@@ -135,7 +141,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 def run_worker(settings: Settings) -> int:
     import faust
 
-    from pipeline.app import create_app, ticks_topic_name
+    from pipeline.app import create_app, facts_topic_name, ticks_topic_name
     from pipeline.domain.policy import load_policy
     from pipeline.kafka.admin import MAX_MESSAGE_BYTES, ensure_topics
 
@@ -150,18 +156,19 @@ def run_worker(settings: Settings) -> int:
         replication_factor=settings.replication_factor, configs={settings.topic_events: big},
     ))
     partitions = counts[settings.topic_events]
-    others = {name: partitions for name in (settings.topic_dlq, settings.topic_outcomes,
-                                            settings.topic_escalations, ticks_topic_name(settings))}
+    names = (settings.topic_dlq, settings.topic_outcomes, settings.topic_escalations, settings.topic_dsat,
+             ticks_topic_name(settings), facts_topic_name(settings))
+    others = dict.fromkeys(names, partitions)
     counts = loop.run_until_complete(ensure_topics(
         settings.bootstrap_servers, others, replication_factor=settings.replication_factor,
         configs={settings.topic_dlq: big},
     ))
-    ticks = counts[ticks_topic_name(settings)]
-    if ticks != partitions:
-        raise PipelineError(
-            f"topic {ticks_topic_name(settings)} has {ticks} partitions but {settings.topic_events} has "
-            f"{partitions}; they must match (delete the ticks topic, it holds nothing durable)"
-        )
+    for internal in (ticks_topic_name(settings), facts_topic_name(settings)):
+        if counts[internal] != partitions:
+            raise PipelineError(
+                f"topic {internal} has {counts[internal]} partitions but {settings.topic_events} has "
+                f"{partitions}; they must match (the pipeline's internal topics follow tickets.events)"
+            )
     log.info("%s has %d partitions", settings.topic_events, partitions)
     pipeline = create_app(settings, partitions=partitions, policy=policy)
     worker = faust.Worker(pipeline.app, loop=loop, loglevel=settings.log_level.upper())
@@ -214,6 +221,25 @@ def _cmd_escalations(args: argparse.Namespace) -> int:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)  # the terminal is for escalations
     settings = Settings.from_env(os.environ)
     asyncio.run(follow(settings.bootstrap_servers, settings.topic_escalations, keep_going=args.follow))
+    return 0
+
+
+def _cmd_stackrank(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    import orjson
+
+    from pipeline.stackrank_view import table
+
+    settings = Settings.from_env(os.environ)
+    base = args.url or f"http://127.0.0.1:{settings.web_port}"
+    try:
+        with urllib.request.urlopen(f"{base}/stackrank?window={args.window}", timeout=10) as resp:
+            report = orjson.loads(resp.read())
+    except (urllib.error.URLError, OSError) as exc:
+        raise PipelineError(f"no worker answered at {base} ({exc}); is `sla-pipeline worker` running?") from exc
+    print(table(report))
     return 0
 
 

@@ -9,7 +9,7 @@ gives the true value. Ticket and customer ids are never labels; ticket ids ride 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
@@ -50,7 +50,9 @@ class Metrics:
     ttw_seconds: Histogram
     outputs_republished: Counter
     escalations: Counter
+    dsat_reviews: Counter
     _views: list = dataclasses.field(default_factory=list)
+    _engineers: list = dataclasses.field(default_factory=list)
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None, policy: Policy | None = None) -> Metrics:
@@ -88,6 +90,8 @@ class Metrics:
                 ["topic"], registry=reg),
             escalations=Counter("sla_escalations_total", "BizCrit escalations emitted, by kind.", ["kind"],
                                 registry=reg),
+            dsat_reviews=Counter("sla_dsat_reviews_total", "Neutral or dissatisfied surveys sent to the DSAT review.",
+                                 ["rating"], registry=reg),
         )
         for kind in KINDS:
             metrics.escalations.labels(kind=kind)
@@ -97,7 +101,12 @@ class Metrics:
             for outcome in ("met", "breached"):
                 metrics.irt_outcomes.labels(severity=str(severity), outcome=outcome)
         reg.register(_StateCollector(metrics._views))
+        reg.register(_EngineerCollector(metrics._engineers))
         return metrics
+
+    def observe_engineers(self, source: Callable[[], dict[str, list]]) -> None:
+        """Let the engineer gauges read {window: standings} of the engineers this worker owns."""
+        self._engineers[:] = [source]
 
     def observe_state(self, view: StateView) -> None:
         """Let the scrape-time gauges read this view (the processor of this worker)."""
@@ -141,6 +150,49 @@ class _StateCollector(Collector):
         yield at_risk
         yield bizcrit
         yield by_rung
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
+
+
+class _EngineerCollector(Collector):
+    """``sla_engineer_*{engineer, window}``: engineer ids only, never names; only engineers owned here."""
+
+    _FAMILIES = (
+        ("sla_engineer_art_seconds", "Mean engineer response time (ART) in the window.", "art_seconds"),
+        ("sla_engineer_art_ratio", "Share of response samples within the IRT target (% ART).", "art_ratio"),
+        ("sla_engineer_vsat_ratio", "Share of surveys rated very satisfied (VSAT %).", "vsat_ratio"),
+        ("sla_engineer_quality_ratio", "Mean quality review score / 100 (Quality %).", "quality_ratio"),
+        ("sla_engineer_response_samples", "Response samples in the window.", "samples"),
+        ("sla_engineer_surveys", "Surveys in the window.", "surveys"),
+        ("sla_engineer_dsat_surveys", "Neutral or dissatisfied surveys in the window.", "dsat"),
+    )
+
+    def __init__(self, sources: list) -> None:
+        self._sources = sources
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families = {name: GaugeMetricFamily(name, text, labels=["engineer", "window"])
+                    for name, text, _ in self._FAMILIES}
+        score = GaugeMetricFamily("sla_engineer_stack_rank_score",
+                                  "Stack rank score (weighted VSAT %, Quality %, % ART); ranked engineers only.",
+                                  labels=["engineer", "window"])
+        rank = GaugeMetricFamily("sla_engineer_stack_rank", "Position in the stack rank (1 = best).",
+                                 labels=["engineer", "window"])
+        for source in self._sources:
+            for window, standings in source().items():
+                for st in standings:
+                    labels = [st.summary.engineer_id, window]
+                    for name, _, field in self._FAMILIES:
+                        value = getattr(st.summary, field)
+                        if value is not None:
+                            families[name].add_metric(labels, value)
+                    if st.rank is not None:
+                        score.add_metric(labels, st.score)
+                        rank.add_metric(labels, st.rank)
+        yield from families.values()
+        yield score
+        yield rank
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import orjson
 
-from pipeline.domain import bizcrit, engine, sla
+from pipeline.domain import bizcrit, engine, engineers, sla
 from pipeline.domain import events as ev
 from pipeline.domain.clock import Clock, PartitionClock
 from pipeline.domain.due import DueIndex
@@ -191,7 +191,8 @@ class Processor:
             before = len(state.outbox)
             self._prune_outbox(state)
             for pending in state.outbox:
-                outputs.append(Emit(pending.topic, ticket_id.encode(), self._rebuild_output(state, pending)))
+                key = pending.value[2] if pending.topic == "facts" else ticket_id  # facts are keyed by engineer
+                outputs.append(Emit(pending.topic, key.encode(), self._rebuild_output(state, pending)))
                 self.metrics.outputs_republished.labels(topic=pending.topic).inc()
             if len(state.outbox) != before:
                 store.put(state)
@@ -254,7 +255,7 @@ class Processor:
             return []
         state.remember(digest)
         outputs: list[Output] = []
-        if state.closed_at is not None:
+        if state.closed_at is not None and event.type not in engineers.FEEDBACK_TYPES:
             self.metrics.events_ignored.labels(reason="after_closed").inc()
         elif event.type == "ticket.created":
             if state.exists:
@@ -358,6 +359,15 @@ class Processor:
             state.outbox.append(Pending(source, offset, "escalations", dataclasses.astuple(escalation)))
             outputs.append(Emit("escalations", state.ticket_id.encode(), value))
             self.metrics.escalations.labels(kind=escalation.kind).inc(exemplar={"ticket_id": state.ticket_id[:64]})
+        for fact in result.facts:
+            state.outbox.append(Pending(source, offset, "facts", dataclasses.astuple(fact)))
+            outputs.append(Emit("facts", fact.engineer_id.encode(), fact.to_bytes()))
+        for survey in result.dsat:
+            fields = (survey.event_id, survey.engineer_id or state.engineer_id, survey.rating, survey.dsat_reason,
+                      survey.occurred_at)
+            state.outbox.append(Pending(source, offset, "dsat", fields))
+            outputs.append(Emit("dsat", state.ticket_id.encode(), self._dsat_record(state, fields)))
+            self.metrics.dsat_reviews.labels(rating=survey.rating).inc()
         for decision in result.decisions:
             value = self._outcome_record(state, decision)
             state.outbox.append(Pending(source, offset, "outcomes", dataclasses.astuple(decision)))
@@ -373,7 +383,26 @@ class Processor:
         """The very record first published: the fields kept in the outbox, plus the ticket's fixed fields."""
         if pending.topic == "escalations":
             return self._escalation_record(state, bizcrit.Escalation(*pending.value))
+        if pending.topic == "facts":
+            return engineers.Fact(*pending.value).to_bytes()
+        if pending.topic == "dsat":
+            return self._dsat_record(state, tuple(pending.value))
         return self._outcome_record(state, sla.Decision(*pending.value))
+
+    def _dsat_record(self, state: TicketState, fields: tuple) -> bytes:
+        """One neutral or dissatisfied survey for the weekly DSAT review (``sla.dsat_reviews``)."""
+        event_id, engineer_id, rating, reason, submitted_at = fields
+        return orjson.dumps({
+            "review_id": f"{state.ticket_id}:{event_id}",
+            "ticket_id": state.ticket_id,
+            "engineer_id": engineer_id,
+            "rating": rating,
+            "dsat_reason": reason,
+            "severity": state.severity,
+            "product": state.product,
+            "customer_id": state.customer_id,
+            "submitted_at": format_rfc3339_ms(submitted_at),
+        })
 
     def _escalation_record(self, state: TicketState, e: bizcrit.Escalation) -> bytes:
         return orjson.dumps({

@@ -115,6 +115,7 @@ class Settings:
     topic_dlq: str = "tickets.events.dlq"
     topic_outcomes: str = "sla.outcomes"
     topic_escalations: str = "sla.escalations"
+    topic_dsat: str = "sla.dsat_reviews"
     policy_file: Path | None = None
     clock: ClockMode = "wall"
     data_dir: Path = Path("./data")
@@ -125,6 +126,7 @@ class Settings:
     allowed_lateness_seconds: float = 0.0
     orphan_timeout_seconds: float = 600.0
     session_timeout_seconds: float = 10.0
+    metrics_max_engineers: int = 500
     log_level: str = "info"
 
     @classmethod
@@ -168,6 +170,7 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "SLA_TOPIC_DLQ": ("topic_dlq", _parse_topic),
     "SLA_TOPIC_OUTCOMES": ("topic_outcomes", _parse_topic),
     "SLA_TOPIC_ESCALATIONS": ("topic_escalations", _parse_topic),
+    "SLA_TOPIC_DSAT": ("topic_dsat", _parse_topic),
     "SLA_POLICY_FILE": ("policy_file", _existing_file),
     "SLA_CLOCK": ("clock", _one_of("wall", "event")),
     "SLA_DATA_DIR": ("data_dir", _directory),
@@ -178,8 +181,10 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "SLA_ALLOWED_LATENESS_SECONDS": ("allowed_lateness_seconds", _seconds(0, 86400)),
     "SLA_ORPHAN_TIMEOUT_SECONDS": ("orphan_timeout_seconds", _seconds(0, 30 * 86400)),
     "SLA_SESSION_TIMEOUT_SECONDS": ("session_timeout_seconds", _seconds(6, 300)),
+    "SLA_METRICS_MAX_ENGINEERS": ("metrics_max_engineers", _int_in(0, 100000)),
     "SLA_LOG_LEVEL": ("log_level", _one_of("debug", "info", "warning", "error")),
 }
 _FIELD_TO_ENV = {field: env for env, (field, _) in _ENV.items()}
 # Read by other commands (the embedded broker, the test suite), not by a worker.
-_IGNORED = {"SLA_KAFKA_VERSION", "SLA_KAFKA_DIR", "SLA_KAFKA_CACHE", "SLA_TEST_KAFKA_VERSIONS"}
+_IGNORED = {"SLA_KAFKA_VERSION", "SLA_KAFKA_DIR", "SLA_KAFKA_CACHE", "SLA_TEST_KAFKA_VERSIONS",
+            "SLA_ALERTMANAGER_URL", "SLA_RUNBOOK_BASE_URL"}

@@ -22,6 +22,9 @@ from tests.fakes import DictStore
 T0 = 1_772_442_000_000  # 2026-03-02T09:00:00Z
 MIN = 60_000
 TARGET_MIN = {1: 15, 2: 60, 3: 240, 4: 1440}
+RATINGS = ["very_satisfied", "satisfied", "neutral", "dissatisfied", "very_dissatisfied"]
+DSAT_REASONS = ["Workflow: Resolution was delayed", "Reason not clear",
+                "Tech: Product bug/design/functionality/stability/reliability"]
 
 
 def tickets(n: int, seed: int = 7, span_ms: int = 48 * 60 * MIN) -> list[dict]:
@@ -79,6 +82,15 @@ def tickets(n: int, seed: int = 7, span_ms: int = 48 * 60 * MIN) -> list[dict]:
         add(t, {"type": "ticket.closed", "ticket_id": tid})
         if rng.random() < 0.02:  # an upstream retry: the same event twice
             add(t, dict(events[-1][2]))
+        if rng.random() < 0.7:  # surveys come after closing
+            rating = rng.choices(RATINGS, weights=[55, 25, 10, 6, 4])[0]
+            survey = {"type": "ticket.survey_submitted", "ticket_id": tid, "rating": rating}
+            if rating in ("neutral", "dissatisfied", "very_dissatisfied"):
+                survey["dsat_reason"] = rng.choice(DSAT_REASONS)
+            add(t + rng.randrange(1, 24 * 60 * MIN), survey)
+        if rng.random() < 0.3:
+            add(t + rng.randrange(1, 48 * 60 * MIN), {"type": "ticket.quality_reviewed", "ticket_id": tid,
+                                                      "engineer_id": engineer, "score": rng.randrange(60, 101)})
     events.sort(key=lambda e: (e[0], e[1]))
     return [doc for _, _, doc in events]
 
@@ -94,9 +106,10 @@ def last_instant(docs: list[dict]) -> int:
 
 
 def expected_outputs(partitions: dict[int, list[tuple[int, bytes | None, bytes]]], topic: str,
-                     policy: Policy | None = None) -> tuple[dict[str, dict], Metrics]:
+                     policy: Policy | None = None, facts: list | None = None) -> tuple[dict[str, dict], Metrics]:
     """The pure core's outcomes (by outcome_id) for records as the broker placed them: per partition,
-    (offset, key, value) in offset order, run with the event-time clock. Also its metrics."""
+    (offset, key, value) in offset order, run with the event-time clock. Also its metrics; engineer facts
+    go to ``facts`` if given."""
     metrics = Metrics.create()
     proc = Processor(clock=EventPartitionClock(0), wall=ManualClock(T0), metrics=metrics, policy=policy or Policy(),
                      orphan_timeout_ms=600_000, events_topic=topic, ticks_topic="unused-ticks")
@@ -108,6 +121,8 @@ def expected_outputs(partitions: dict[int, list[tuple[int, bytes | None, bytes]]
                 if isinstance(out, Emit) and out.topic == "outcomes":
                     doc = orjson.loads(out.value)
                     outcomes[doc["outcome_id"]] = doc
+                elif isinstance(out, Emit) and out.topic == "facts" and facts is not None:
+                    facts.append(out.value)
     return outcomes, metrics
 
 

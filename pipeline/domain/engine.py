@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from pipeline.domain import bizcrit, sla
-from pipeline.domain.events import Event
+from pipeline.domain import bizcrit, engineers, sla
+from pipeline.domain.events import DSAT_RATINGS, Event
 from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState
 
@@ -19,11 +19,8 @@ from pipeline.domain.ticket import TicketState
 class Step:
     decisions: list[sla.Decision] = dataclasses.field(default_factory=list)
     escalations: list[bizcrit.Escalation] = dataclasses.field(default_factory=list)
-
-    def __iadd__(self, other: Step) -> Step:
-        self.decisions += other.decisions
-        self.escalations += other.escalations
-        return self
+    facts: list[engineers.Fact] = dataclasses.field(default_factory=list)
+    dsat: list[Event] = dataclasses.field(default_factory=list)  # neutral/dissatisfied surveys to review
 
 
 def create(state: TicketState, event: Event, policy: Policy) -> Step:
@@ -37,6 +34,9 @@ def apply(state: TicketState, event: Event, policy: Policy) -> Step:
     result = advance(state, at, policy)
     result.decisions += sla.apply_event(state, event, at, policy)
     result.escalations += bizcrit.step(state, at, policy, changed=True, cause=event)
+    result.facts += engineers.facts_for(state, event, at, policy)
+    if event.type == "ticket.survey_submitted" and event.rating in DSAT_RATINGS:
+        result.dsat.append(event)
     return result
 
 

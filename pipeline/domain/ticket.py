@@ -53,7 +53,7 @@ class Pending:
 
     source: int  # 0 = the events topic, 1 = the ticks topic (same partition as the ticket)
     offset: int
-    topic: str  # "outcomes" or "escalations"
+    topic: str  # "outcomes", "escalations", "facts" or "dsat"
     value: list[Any] | tuple[Any, ...]  # the decision's own fields; the ticket's fixed fields come from state
 
     def to_list(self) -> list[Any]:
@@ -85,6 +85,9 @@ class TicketState:
     # BizCrit: since when (None when not), and the escalations emitted in this cycle ("kind:level")
     bizcrit_since: int | None = None
     escalated: list[str] = dataclasses.field(default_factory=list)
+    # the open engineer response sample: since when, for whom
+    sample_start: int | None = None
+    sample_engineer: str | None = None
     seen: list[bytes] = dataclasses.field(default_factory=list)
     held: list[HeldEvent] = dataclasses.field(default_factory=list)
     outbox: list[Pending] = dataclasses.field(default_factory=list)
@@ -115,7 +118,7 @@ class TicketState:
         optional = (
             ("eng", self.engineer_id), ("x", self.closed_at), ("r", self.first_response_at),
             ("io", self.irt_outcome), ("ws", self.waiting_since), ("tw", self.ttw_at), ("z", self.resolved_at),
-            ("bz", self.bizcrit_since),
+            ("bz", self.bizcrit_since), ("ss", self.sample_start), ("se", self.sample_engineer),
         )
         doc.update((k, v) for k, v in optional if v is not None)
         if self.waiting_ms:
@@ -155,6 +158,8 @@ class TicketState:
             resolved_at=doc.get("z"),
             bizcrit_since=doc.get("bz"),
             escalated=doc.get("esc", []),
+            sample_start=doc.get("ss"),
+            sample_engineer=doc.get("se"),
             seen=[seen[i : i + DIGEST_BYTES] for i in range(0, len(seen), DIGEST_BYTES)],
             held=[HeldEvent.from_list(row) for row in doc.get("h", [])],
             outbox=[Pending(*row) for row in doc.get("ob", [])],

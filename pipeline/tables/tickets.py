@@ -22,6 +22,11 @@ def declare(app: faust.App, partitions: int) -> TableStore:
     return TableStore(tickets, clocks, windows)
 
 
+def declare_engineers(app: faust.App, partitions: int) -> faust.Table:
+    return app.Table("engineers", partitions=partitions, key_type=bytes, value_type=bytes,
+                     help="Engineer aggregates (daily buckets) by engineer_id.")
+
+
 class TableStore:
     """The processor's :class:`pipeline.processor.Store` over the Faust tables."""
 

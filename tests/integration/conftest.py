@@ -88,17 +88,19 @@ class Topics:
     dlq: str
     outcomes: str
     escalations: str
+    dsat: str
 
     def env(self) -> dict[str, str]:
         return {"SLA_APP_ID": self.app_id, "SLA_TOPIC_EVENTS": self.events, "SLA_TOPIC_DLQ": self.dlq,
-                "SLA_TOPIC_OUTCOMES": self.outcomes, "SLA_TOPIC_ESCALATIONS": self.escalations}
+                "SLA_TOPIC_OUTCOMES": self.outcomes, "SLA_TOPIC_ESCALATIONS": self.escalations,
+                "SLA_TOPIC_DSAT": self.dsat}
 
 
 @pytest.fixture
 def topics() -> Topics:
     tag = uuid.uuid4().hex[:10]
     return Topics(f"sla-test-{tag}", f"t-{tag}.events", f"t-{tag}.events.dlq", f"t-{tag}.outcomes",
-                  f"t-{tag}.escalations")
+                  f"t-{tag}.escalations", f"t-{tag}.dsat_reviews")
 
 
 class Worker:

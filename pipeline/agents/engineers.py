@@ -1,0 +1,31 @@
+"""The engineer agent: folds engineer facts (keyed by engineer) into the ``engineers`` table.
+
+The ticket agent publishes facts to an internal topic keyed by engineer id (the repartition), so all of
+one engineer's aggregates live on one partition, whoever handled the tickets.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from pipeline.domain.engineers import EngineerState, Fact
+
+log = logging.getLogger(__name__)
+
+
+def register(app: faust.App, *, facts: faust.TopicT, table: faust.Table) -> None:
+    @app.agent(facts, name="engineers", concurrency=1)
+    async def engineers(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            msg = event.message
+            try:
+                fact = Fact.from_bytes(msg.value)
+            except Exception:  # noqa: BLE001 - our own topic; a bad record is logged, never fatal
+                log.exception("unreadable engineer fact at %s[%d]@%d", msg.topic, msg.partition, msg.offset)
+                continue
+            raw = table.get(msg.key)
+            state = EngineerState(fact.engineer_id) if raw is None else EngineerState.from_bytes(fact.engineer_id, raw)
+            if state.apply(fact):
+                table[msg.key] = state.to_bytes()

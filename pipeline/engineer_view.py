@@ -1,0 +1,88 @@
+"""The stack rank as every worker sees it: all engineers, read from the ``engineers`` table's changelog.
+
+Each worker owns only some engineers' aggregates (their partitions), but ``/stackrank`` must be complete
+and identical on every worker. So every worker tails the whole changelog into memory (a few hundred
+small records) and ranks from that. Metrics still come only from the engineers a worker owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from pipeline.domain.engineers import WINDOW_DAYS, EngineerState, Standing, stack_rank
+from pipeline.domain.policy import Policy
+from pipeline.domain.timefmt import format_rfc3339_ms
+
+log = logging.getLogger(__name__)
+
+
+class EngineerView:
+    def __init__(self, policy: Policy, *, event_time: bool) -> None:
+        self.policy = policy
+        self.event_time = event_time
+        self.states: dict[str, EngineerState] = {}
+
+    def load(self, key: bytes, value: bytes | None) -> None:
+        engineer = key.decode()
+        if value is None:
+            self.states.pop(engineer, None)
+        else:
+            self.states[engineer] = EngineerState.from_bytes(engineer, value)
+
+    def now(self) -> int:
+        """Wall time live; in event time, the newest fact seen (the same on every worker)."""
+        if self.event_time:
+            return max((s.last_at for s in self.states.values()), default=0)
+        return time.time_ns() // 1_000_000
+
+    def standings(self, window: str) -> list[Standing]:
+        now = self.now()
+        return stack_rank([s.summary(now, window) for s in self.states.values()], self.policy)
+
+    def report(self, window: str) -> dict:
+        if window not in WINDOW_DAYS:
+            raise ValueError(f"window must be one of {', '.join(WINDOW_DAYS)}")
+        rows = []
+        for st in self.standings(window):
+            s = st.summary
+            rows.append({
+                "rank": st.rank, "engineer": s.engineer_id, "score": st.score,
+                "vsat_ratio": s.vsat_ratio, "quality_ratio": s.quality_ratio, "art_ratio": s.art_ratio,
+                "art_seconds": s.art_seconds, "samples": s.samples, "surveys": s.surveys, "reviews": s.reviews,
+                "dsat": s.dsat, "dsat_reasons": s.dsat_reasons,
+            })
+        w = self.policy.stack_rank_weights
+        return {
+            "window": window,
+            "as_of": format_rfc3339_ms(self.now()),
+            "weights": {"vsat": w[0], "quality": w[1], "art": w[2]},
+            "minimum": {"surveys": self.policy.stack_rank_min_surveys,
+                        "samples": self.policy.stack_rank_min_samples},
+            "ranked": [r for r in rows if r["rank"] is not None],
+            "unranked": [r for r in rows if r["rank"] is None],
+        }
+
+
+async def follow_changelog(bootstrap: str, topic: str, view: EngineerView) -> None:
+    """Keep ``view`` up to date with every partition of the changelog, from its start, forever."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        while not consumer.partitions_for_topic(topic):
+            await consumer._client.force_metadata_update()  # Faust creates the changelog at start-up
+            await asyncio.sleep(1)
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        log.info("engineer view: following %s (%d partitions)", topic, len(tps))
+        while True:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                for r in records:
+                    if r.key is not None:
+                        view.load(r.key, r.value)
+    finally:
+        await consumer.stop()
