@@ -6,6 +6,7 @@
     sla-pipeline notify                      deliver escalations to on-call through Alertmanager
     sla-pipeline escalations [--follow]      print escalations as they arrive
     sla-pipeline stackrank [--window 30d]    the engineer stack rank, from a worker's /stackrank
+    sla-pipeline generate [--check]          write the Prometheus rules and Grafana dashboards
     sla-pipeline run                         start the embedded broker, then a worker (Ctrl-C stops both)
 """
 
@@ -67,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     notify = sub.add_parser("notify", help="deliver sla.escalations to Alertmanager (API v2)")
     notify.add_argument("--alertmanager-url", default=os.environ.get("SLA_ALERTMANAGER_URL"),
                         help="default: SLA_ALERTMANAGER_URL or http://127.0.0.1:9093")
+    notify.add_argument("--metrics-port", type=int, default=int(os.environ.get("SLA_NOTIFIER_PORT") or 6067),
+                        help="the notifier's /metrics (default: SLA_NOTIFIER_PORT or 6067; 0 = none)")
     notify.set_defaults(handler=_cmd_notify)
 
     follow = sub.add_parser("escalations", help="print escalations from sla.escalations")
@@ -77,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     rank.add_argument("--window", choices=["7d", "30d"], default="30d")
     rank.add_argument("--url", help="a worker's web address (default: http://127.0.0.1:SLA_WEB_PORT)")
     rank.set_defaults(handler=_cmd_stackrank)
+
+    generate = sub.add_parser("generate", help="write deploy/prometheus/rules and grafana/dashboards from code")
+    generate.add_argument("--check", action="store_true", help="only say whether the checked-in files are current")
+    generate.add_argument("--runbook-base-url", default=os.environ.get("SLA_RUNBOOK_BASE_URL"),
+                          help="where alerts' runbook links point (default: a worker's /runbooks)")
+    generate.set_defaults(handler=_cmd_generate)
 
     run = sub.add_parser("run", help="start the embedded broker and a worker; Ctrl-C stops both")
     _broker_flags(run)
@@ -202,13 +211,19 @@ def _cmd_notify(args: argparse.Namespace) -> int:
         runbook_base_url=os.environ.get("SLA_RUNBOOK_BASE_URL") or notify.NotifyConfig.runbook_base_url,
     )
 
+    metrics = notify.NotifierMetrics()
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=settings.web_host, registry=metrics.registry)
+
     async def main_loop() -> None:
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopping.set)
         await notify.run(settings.bootstrap_servers, settings.topic_escalations, f"{settings.app_id}-notifier",
-                         config, stopping)
+                         config, stopping, metrics)
 
     print(f"notifier: {settings.topic_escalations} -> {config.alertmanager_url}; Ctrl-C stops", flush=True)
     asyncio.run(main_loop())
@@ -240,6 +255,24 @@ def _cmd_stackrank(args: argparse.Namespace) -> int:
     except (urllib.error.URLError, OSError) as exc:
         raise PipelineError(f"no worker answered at {base} ({exc}); is `sla-pipeline worker` running?") from exc
     print(table(report))
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from pipeline.domain.policy import load_policy
+    from pipeline.observability import generate
+
+    settings = Settings.from_env(os.environ)
+    kwargs = {"policy": load_policy(settings.policy_file)}
+    if args.runbook_base_url:
+        kwargs["runbook_base"] = args.runbook_base_url
+    if args.check:
+        stale = generate.stale(**kwargs)
+        for path in stale:
+            print(f"out of date: {path} (run `sla-pipeline generate`)")
+        return 1 if stale else 0
+    for path in generate.write(**kwargs):
+        print(f"wrote {path}")
     return 0
 
 

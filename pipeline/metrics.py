@@ -17,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from pipeline.domain.bizcrit import KINDS
-from pipeline.domain.events import EVENT_TYPES
+from pipeline.domain.events import DSAT_RATINGS, EVENT_TYPES
 from pipeline.domain.policy import SEVERITIES, Policy
 from pipeline.domain.windows import WINDOWS_MS
 
@@ -51,8 +51,11 @@ class Metrics:
     outputs_republished: Counter
     escalations: Counter
     dsat_reviews: Counter
+    rebalances: Counter
+    processing: Histogram
     _views: list = dataclasses.field(default_factory=list)
     _engineers: list = dataclasses.field(default_factory=list)
+    _lag: list = dataclasses.field(default_factory=list)
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None, policy: Policy | None = None) -> Metrics:
@@ -92,9 +95,17 @@ class Metrics:
                                 registry=reg),
             dsat_reviews=Counter("sla_dsat_reviews_total", "Neutral or dissatisfied surveys sent to the DSAT review.",
                                  ["rating"], registry=reg),
+            rebalances=Counter("sla_rebalances_total", "Partition assignments this worker received.", registry=reg),
+            processing=Histogram("sla_record_processing_seconds", "Time to process one record (event or tick).",
+                                 buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1),
+                                 registry=reg),
         )
         for kind in KINDS:
             metrics.escalations.labels(kind=kind)
+        for topic in ("outcomes", "escalations", "facts", "dsat"):
+            metrics.outputs_republished.labels(topic=topic)
+        for rating in sorted(DSAT_RATINGS):
+            metrics.dsat_reviews.labels(rating=rating)
         for etype in sorted(EVENT_TYPES):  # so rate() sees a 0 before the first event
             metrics.events.labels(type=etype)
         for severity in SEVERITIES:
@@ -102,7 +113,12 @@ class Metrics:
                 metrics.irt_outcomes.labels(severity=str(severity), outcome=outcome)
         reg.register(_StateCollector(metrics._views))
         reg.register(_EngineerCollector(metrics._engineers))
+        reg.register(_LagCollector(metrics._lag))
         return metrics
+
+    def observe_lag(self, source: Callable[[], dict[int, int]]) -> None:
+        """Let ``sla_consumer_lag_records`` read {partition: records behind} for this worker."""
+        self._lag[:] = [source]
 
     def observe_engineers(self, source: Callable[[], dict[str, list]]) -> None:
         """Let the engineer gauges read {window: standings} of the engineers this worker owns."""
@@ -150,6 +166,23 @@ class _StateCollector(Collector):
         yield at_risk
         yield bizcrit
         yield by_rung
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
+
+
+class _LagCollector(Collector):
+    def __init__(self, sources: list) -> None:
+        self._sources = sources
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        lag = GaugeMetricFamily("sla_consumer_lag_records",
+                                "Records of tickets.events not yet processed, per partition this worker owns.",
+                                labels=["partition"])
+        for source in self._sources:
+            for partition, behind in sorted(source().items()):
+                lag.add_metric([str(partition)], behind)
+        yield lag
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())

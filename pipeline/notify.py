@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from pipeline.domain.bizcrit import BIZCRIT_RUNGS, EXITED, IRT_RUNGS
 from pipeline.domain.timefmt import format_rfc3339_ms
@@ -111,13 +112,26 @@ class OpenAlerts:
 Post = Callable[[list[dict]], Awaitable[None]]
 
 
+class NotifierMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        reg = registry or CollectorRegistry()
+        self.registry = reg
+        self.posted = Counter("sla_notifier_alerts_posted_total", "Alerts Alertmanager accepted.", registry=reg)
+        self.failures = Counter("sla_notifier_post_failures_total", "Failed posts to Alertmanager (retried).",
+                                registry=reg)
+        self.open = Gauge("sla_notifier_open_alerts", "Escalation alerts currently firing.", registry=reg)
+
+
 class Notifier:
-    def __init__(self, config: NotifyConfig, post: Post, clock: Callable[[], int] | None = None) -> None:
+    def __init__(self, config: NotifyConfig, post: Post, clock: Callable[[], int] | None = None,
+                 metrics: NotifierMetrics | None = None) -> None:
         self.config = config
         self.open = OpenAlerts()
         self._post = post
         self._now = clock or (lambda: time.time_ns() // 1_000_000)
         self.posted = 0
+        self.metrics = metrics or NotifierMetrics()
+        self.metrics.open.set_function(lambda: len(self.open))
 
     def remember(self, esc: dict) -> None:
         """Replay of history at start-up: track what is open, post nothing."""
@@ -142,8 +156,10 @@ class Notifier:
             try:
                 await self._post(alerts)
                 self.posted += len(alerts)
+                self.metrics.posted.inc(len(alerts))
                 return True
             except Exception as exc:  # noqa: BLE001 - any failure is retried; nothing is committed meanwhile
+                self.metrics.failures.inc()
                 log.warning("Alertmanager did not take %d alerts (%s); retrying in %.1f s", len(alerts), exc, delay)
             if stopping is not None and stopping.is_set():
                 return False
@@ -165,12 +181,12 @@ def alertmanager_poster(session: aiohttp.ClientSession, base_url: str) -> Post:
 
 
 async def run(bootstrap: str, topic: str, group: str, config: NotifyConfig,
-              stopping: asyncio.Event | None = None) -> None:
+              stopping: asyncio.Event | None = None, metrics: NotifierMetrics | None = None) -> None:
     stopping = stopping or asyncio.Event()
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     async with aiohttp.ClientSession() as session:
-        notifier = Notifier(config, alertmanager_poster(session, config.alertmanager_url))
+        notifier = Notifier(config, alertmanager_poster(session, config.alertmanager_url), metrics=metrics)
         await consumer.start()
         try:
             await _catch_up(consumer, notifier, bootstrap, topic)

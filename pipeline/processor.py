@@ -148,6 +148,7 @@ class Processor:
         self._outbox_tickets: dict[int, list[str]] = {}  # partitions whose outboxes await republishing
         self._index_stale = True
         self._held = 0
+        self.next_offsets: dict[int, int] = {}  # events partition -> next offset to process
         metrics.observe_state(self)
 
     # --- rebalance ----------------------------------------------------------------------------
@@ -214,6 +215,12 @@ class Processor:
     # --- records ------------------------------------------------------------------------------
     def handle(self, record: Record, store: Store) -> list[Output]:
         """One record of either input topic; a failure of ours dead-letters it instead of killing the agent."""
+        with self.metrics.processing.time():
+            return self._handle(record, store)
+
+    def _handle(self, record: Record, store: Store) -> list[Output]:
+        if record.topic != self.ticks_topic:
+            self.next_offsets[record.partition] = record.offset + 1
         try:
             self._ensure_index(store)
             outputs = self._republish(record.partition, store) if self._outbox_tickets else []

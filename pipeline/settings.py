@@ -187,4 +187,4 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
 _FIELD_TO_ENV = {field: env for env, (field, _) in _ENV.items()}
 # Read by other commands (the embedded broker, the test suite), not by a worker.
 _IGNORED = {"SLA_KAFKA_VERSION", "SLA_KAFKA_DIR", "SLA_KAFKA_CACHE", "SLA_TEST_KAFKA_VERSIONS",
-            "SLA_ALERTMANAGER_URL", "SLA_RUNBOOK_BASE_URL"}
+            "SLA_ALERTMANAGER_URL", "SLA_RUNBOOK_BASE_URL", "SLA_NOTIFIER_PORT"}

@@ -2,6 +2,7 @@
 # Installs everything the pipeline and its tests need on a fresh Debian machine; quick when done already.
 #   - Java 17+ and Maven (Debian packages) to run the embedded Apache Kafka broker from Maven Central's jars
 #   - Alertmanager and amtool (Debian's prometheus-alertmanager) for on-call delivery and its tests
+#   - Prometheus and promtool (Debian's prometheus) for the rules, alerts and dashboard tests
 #   - a virtualenv in .venv with this package and its pinned dependencies (constraints.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,8 +11,9 @@ need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
-# Alertmanager (and amtool) for on-call delivery and its tests
+# Alertmanager (and amtool) for on-call delivery; Prometheus (and promtool) for the rules and dashboard tests
 command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "bootstrap: please install: ${need_apt[*]}" >&2; exit 1

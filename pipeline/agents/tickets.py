@@ -86,7 +86,23 @@ def register(
     @app.on_partitions_assigned.connect
     async def _assigned(sender: faust.App, assigned: set, **kwargs: object) -> None:
         processor.partitions_changed()
+        processor.metrics.rebalances.inc()
         tick_pending.clear()
+
+    def lag() -> dict[int, int]:
+        behind = {}
+        for tp in app.consumer.assignment():
+            if tp.topic != events_topic:
+                continue
+            high = app.consumer.highwater(tp)
+            done = processor.next_offsets.get(tp.partition)
+            if done is None:
+                done = getattr(app.consumer, "_committed_offset", {}).get(tp)
+            if high is not None and done is not None:
+                behind[tp.partition] = max(0, high - done)
+        return behind
+
+    processor.metrics.observe_lag(lag)
 
     @app.on_partitions_revoked.connect
     async def _revoked(sender: faust.App, revoked: set, **kwargs: object) -> None:

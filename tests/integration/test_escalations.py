@@ -117,7 +117,8 @@ def notifier_factory(broker: Broker, topics: Topics, tmp_path: Path):
     def start(am: Alertmanager) -> subprocess.Popen:
         env = {**os.environ, **topics.env(), "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
         log = open(tmp_path / "notifier.log", "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen([*CLI, "notify", "--alertmanager-url", am.url], env=env, cwd=ROOT, stdout=log,
+        proc = subprocess.Popen([*CLI, "notify", "--alertmanager-url", am.url, "--metrics-port", str(free_port())],
+                                env=env, cwd=ROOT, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         procs.append(proc)
