@@ -1,7 +1,12 @@
 # The two commands of the README. Both set up what is missing first (scripts/bootstrap.sh).
-.PHONY: run test unit bench bench-quick bootstrap kafka-stop clean
+.PHONY: demo run test unit bench bench-quick bootstrap kafka-stop clean
 
-# Start the embedded Kafka broker (Apache Kafka 3.9 from Maven Central) and a pipeline worker.
+# The live demo: Kafka 3.9 (from Maven Central), a worker, the notifier, Prometheus, Alertmanager and the
+# simulator, with a board in the terminal. Ctrl-C stops everything.
+demo: bootstrap
+	.venv/bin/sla-pipeline demo
+
+# Just the embedded Kafka broker and one worker (publish your own events with `sla-pipeline produce`).
 run: bootstrap
 	.venv/bin/sla-pipeline run
 
@@ -27,4 +32,4 @@ kafka-stop:
 	.venv/bin/sla-pipeline kafka stop
 
 clean:
-	rm -rf .venv data .kafka .pytest_cache .hypothesis *.egg-info
+	rm -rf .venv data .kafka .demo .pytest_cache .hypothesis *.egg-info

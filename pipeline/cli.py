@@ -7,6 +7,9 @@
     sla-pipeline escalations [--follow]      print escalations as they arrive
     sla-pipeline stackrank [--window 30d]    the engineer stack rank, from a worker's /stackrank
     sla-pipeline generate [--check]          write the Prometheus rules and Grafana dashboards
+    sla-pipeline simulate [--speedup N]      play realistic simulated tickets to Kafka (or --out a file)
+    sla-pipeline replay FILE                 replay a JSON-lines or CSV export into tickets.events
+    sla-pipeline demo                        everything, with a live board in the terminal
     sla-pipeline run                         start the embedded broker, then a worker (Ctrl-C stops both)
 """
 
@@ -86,6 +89,34 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--runbook-base-url", default=os.environ.get("SLA_RUNBOOK_BASE_URL"),
                           help="where alerts' runbook links point (default: a worker's /runbooks)")
     generate.set_defaults(handler=_cmd_generate)
+
+    sim = sub.add_parser("simulate", help="play simulated ticket lifecycles (deterministic per --seed)")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--profile", type=Path, help="a profile TOML (default: deploy/profiles/default.toml)")
+    sim.add_argument("--speedup", type=float, default=60.0, help="simulated seconds per wall second (default 60)")
+    sim.add_argument("--rate", type=float, help="at most this many events per wall second")
+    sim.add_argument("--duration", default="1d", help="simulated time to cover, e.g. 12h, 7d, 30d (default 1d)")
+    sim.add_argument("--start", default="now", help="simulated start: now, or an RFC 3339 instant")
+    sim.add_argument("--out", help="write JSON lines to this file instead of Kafka, as fast as possible")
+    sim.set_defaults(handler=_cmd_simulate)
+
+    rep = sub.add_parser("replay", help="replay an export (JSON lines, or CSV with --mapping) into tickets.events")
+    rep.add_argument("file", type=Path)
+    rep.add_argument("--mapping", type=Path, help="CSV column mapping TOML (see deploy/replay/example-mapping.toml)")
+    rep.add_argument("--speedup", type=float, default=None, help="compress the original timing by this factor")
+    rep.add_argument("--fast", action="store_true", help="as fast as possible (the default without --speedup)")
+    rep.set_defaults(handler=_cmd_replay)
+
+    demo = sub.add_parser("demo", help="broker, worker, notifier, Prometheus, Alertmanager, simulator, live board")
+    demo.add_argument("--dir", type=Path, default=Path(".demo"), help="where the demo keeps state and logs")
+    demo.add_argument("--speedup", type=float, default=300.0)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--kafka-version", default=os.environ.get("SLA_KAFKA_VERSION"))
+    for flag, default in (("kafka-port", 9092), ("kafka-controller-port", 9192), ("web-port", 6066),
+                          ("notifier-port", 6067), ("prometheus-port", 9090), ("alertmanager-port", 9093),
+                          ("webhook-port", 9095)):
+        demo.add_argument(f"--{flag}", type=int, default=default)
+    demo.set_defaults(handler=_cmd_demo)
 
     run = sub.add_parser("run", help="start the embedded broker and a worker; Ctrl-C stops both")
     _broker_flags(run)
@@ -274,6 +305,107 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     for path in generate.write(**kwargs):
         print(f"wrote {path}")
     return 0
+
+
+_UNITS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _duration_ms(text: str) -> int:
+    try:
+        return int(float(text[:-1]) * _UNITS[text[-1]])
+    except (KeyError, ValueError, IndexError):
+        raise PipelineError(f"--duration must look like 90m, 12h or 7d, got {text!r}") from None
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    import time
+
+    import orjson
+
+    from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+    from pipeline.simulate.generator import events
+    from pipeline.simulate.player import play
+    from pipeline.simulate.profile import load_profile
+
+    profile = load_profile(args.profile)
+    start = time.time_ns() // 1_000_000 if args.start == "now" else parse_rfc3339_ms(args.start)
+    end = start + _duration_ms(args.duration)
+    source = events(profile, args.seed, start, end)
+    if args.out:
+        with open(args.out, "wb") as f:
+            n = 0
+            for doc in source:
+                f.write(orjson.dumps(doc) + b"\n")
+                n += 1
+        print(f"wrote {n} events of {args.duration} from {format_rfc3339_ms(start)} to {args.out}")
+        return 0
+    settings = Settings.from_env(os.environ)
+    print(f"simulating {args.duration} from {format_rfc3339_ms(start)} at x{args.speedup:g} to "
+          f"{settings.topic_events}; workers should use SLA_CLOCK=event. Ctrl-C stops.", flush=True)
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+    async def go() -> None:
+        import signal
+
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+        stats = await play(settings.bootstrap_servers, settings.topic_events, source, start_ms=start,
+                           speedup=args.speedup, rate=args.rate, stopping=stopping)
+        print(f"sent {stats.sent} events and {stats.heartbeats} heartbeats; simulated time reached "
+              f"{format_rfc3339_ms(stats.sim_now_ms)}")
+
+    asyncio.run(go())
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    import signal
+
+    from pipeline import replay
+
+    settings = Settings.from_env(os.environ)
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    if not args.file.is_file():
+        raise PipelineError(f"{args.file}: no such file")
+    if args.mapping or args.file.suffix.lower() == ".csv":
+        if not args.mapping:
+            raise PipelineError("a CSV export needs --mapping (see deploy/replay/example-mapping.toml)")
+        rows = replay.csv_rows(args.file, replay.CsvMapping.load(args.mapping))
+        total = max(0, replay.count_rows(args.file) - 1)
+    else:
+        rows = replay.jsonl_rows(args.file)
+        total = replay.count_rows(args.file)
+
+    async def go() -> replay.ReplayReport:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+        return await replay.replay(rows, total, settings.bootstrap_servers, settings.topic_events,
+                                   speedup=None if args.fast else args.speedup, stopping=stopping)
+
+    report = asyncio.run(go())
+    print(report.summary())
+    if report.stopped:
+        return 130
+    return 1 if report.bad else 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pipeline import demo
+    from pipeline.kafka.embedded import DEFAULT_VERSION
+
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    logging.getLogger("pipeline").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # the webhook stands in for on-call quietly
+    config = demo.DemoConfig(
+        workdir=args.dir, kafka_version=args.kafka_version or DEFAULT_VERSION, kafka_port=args.kafka_port,
+        kafka_controller_port=args.kafka_controller_port, web_port=args.web_port, notifier_port=args.notifier_port,
+        prometheus_port=args.prometheus_port, alertmanager_port=args.alertmanager_port,
+        webhook_port=args.webhook_port, speedup=args.speedup, seed=args.seed)
+    return asyncio.run(demo.main(config))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

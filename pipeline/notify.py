@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from pipeline.domain.bizcrit import BIZCRIT_RUNGS, EXITED, IRT_RUNGS
-from pipeline.domain.timefmt import format_rfc3339_ms
+from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,12 @@ def to_alert(esc: dict, config: NotifyConfig, now_ms: int, *, resolved: bool = F
     }
     if esc.get("deadline"):
         annotations["irt_deadline"] = esc["deadline"]
+    annotations["escalated_at"] = esc["emitted_at"]
     ends = now_ms if resolved else now_ms + int(config.ttl_intervals * config.reassert_s * 1000)
-    return {"labels": labels, "annotations": annotations, "startsAt": esc["emitted_at"],
+    # A replay or a simulation stamps escalations in its own (possibly future) time; Alertmanager
+    # refuses an alert that starts after it ends, so it starts no later than now.
+    starts = min(parse_rfc3339_ms(esc["emitted_at"]), now_ms)
+    return {"labels": labels, "annotations": annotations, "startsAt": format_rfc3339_ms(starts),
             "endsAt": format_rfc3339_ms(ends)}
 
 

@@ -35,7 +35,8 @@ def test_an_alert_carries_what_on_call_needs() -> None:
     assert notes["summary"] == "Sev1 T-1 unanswered: 80% of IRT budget used"
     assert notes["runbook_url"] == "http://noc.example/runbooks#irt-at-risk"
     assert notes["description"].startswith("Sev1 ticket T-1") and notes["irt_deadline"] == "2026-03-02T09:15:00.000Z"
-    assert alert["startsAt"] == "2026-03-02T09:12:00.000Z"
+    assert alert["startsAt"] == "2026-03-02T09:10:00.000Z"  # never after now (09:10 here)
+    assert notes["escalated_at"] == "2026-03-02T09:12:00.000Z"
     assert alert["endsAt"] == "2026-03-02T09:15:00.000Z"  # now + 5 reassert intervals: kept alive by reasserting
 
 

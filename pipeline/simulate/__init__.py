@@ -1,0 +1,1 @@
+"""A deterministic simulator of ticket lifecycles, and the publisher that plays it to Kafka."""

@@ -1,0 +1,82 @@
+"""Replay of real exports through the broker, and the one-command demo, run as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+from tests.integration.conftest import CLI, ROOT, VERSIONS, Broker, Topics, consume, free_port
+
+
+def run_cli(args: list[str], broker: Broker, topics: Topics) -> subprocess.CompletedProcess:
+    env = {**os.environ, **topics.env(), "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
+    return subprocess.run([*CLI, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+
+
+async def test_replay_of_a_jsonl_export_sends_every_good_row_and_names_every_bad_one(
+    broker: Broker, topics: Topics, tmp_path: Path,
+) -> None:
+    good = [{"event_id": f"e{i}", "type": "ticket.closed", "ticket_id": f"T{i}",
+             "occurred_at": f"2026-03-02T09:{i:02d}:00Z"} for i in range(20)]
+    lines = [orjson.dumps(d).decode() for d in good]
+    lines.insert(5, '{"event_id": "x", "type": "ticket.closed"')  # line 6: truncated
+    lines.insert(12, '{"event_id":"y","type":"ticket.closed","ticket_id":"T9","occurred_at":"2026-03-02 09:00"}')
+    path = tmp_path / "export.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    done = run_cli(["replay", str(path), "--speedup", "600"], broker, topics)
+    assert done.returncode == 1, done.stdout + done.stderr  # bad rows: not silent, not a success
+    assert "20 sent, 2 bad" in done.stdout
+    assert "line 6: malformed_json" in done.stdout and "line 13: invalid_field:occurred_at" in done.stdout
+    assert "rows/s" in done.stderr  # the progress line
+    got = await consume(broker.bootstrap, topics.events, want=20, settle=1)
+    assert sorted(r.value for r in got) == sorted(orjson.dumps(d) for d in good)
+
+
+async def test_replay_of_a_mapped_csv_export(broker: Broker, topics: Topics) -> None:
+    done = run_cli(["replay", "deploy/replay/example-export.csv", "--mapping", "deploy/replay/example-mapping.toml",
+                    "--fast"], broker, topics)
+    assert done.returncode == 1 and "7 sent, 3 bad" in done.stdout, done.stdout + done.stderr
+    for line in (9, 10, 11):
+        assert f"line {line}:" in done.stdout
+    got = await consume(broker.bootstrap, topics.events, want=7, settle=1)
+    assert len(got) == 7 and {r.key for r in got} == {b"1306525"}
+    from pipeline.domain.timefmt import parse_rfc3339_ms
+
+    assert all(r.timestamp == parse_rfc3339_ms(orjson.loads(r.value)["occurred_at"]) for r in got)
+
+
+def test_the_demo_shows_escalations_within_90_s_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
+    ports = {flag: free_port() for flag in ("web-port", "notifier-port", "prometheus-port", "alertmanager-port",
+                                            "webhook-port")}
+    kafka = free_port(2)
+    state = tmp_path / "demo"
+    args = [sys.executable, "-m", "pipeline.cli", "demo", "--dir", str(state), "--kafka-version", VERSIONS[0],
+            "--kafka-port", str(kafka), "--kafka-controller-port", str(kafka + 1)]
+    for flag, port in ports.items():
+        args += [f"--{flag}", str(port)]
+    out = tmp_path / "demo.out"
+    with open(out, "wb") as sink:
+        proc = subprocess.Popen(args, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        started = time.monotonic()
+        while "irt_at_risk" not in out.read_text(errors="replace"):
+            assert proc.poll() is None, out.read_text()[-3000:]
+            waited = time.monotonic() - started
+            assert waited < 90, "no escalation on the board within 90 s:\n" + out.read_text()[-3000:]
+            time.sleep(1)
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal does
+        assert proc.wait(90) == 0, out.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = out.read_text()
+    assert "stopped: worker, alertmanager, notifier, prometheus, kafka" in text
+    assert "IRT compliance, last 24 h" in text and "Open BizCrit tickets" in text
+    left = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True, check=False)
+    assert left.stdout.strip() == "", f"processes left behind: {left.stdout}"

@@ -1,0 +1,87 @@
+"""The simulator: deterministic for a seed, valid against the contract, true to its profile."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from pipeline.demo import Snapshot, render
+from pipeline.domain.events import Event, decode
+from pipeline.errors import ConfigError
+from pipeline.simulate.generator import DAY, MONTH, events, rhythm
+from pipeline.simulate.profile import load_profile
+
+START = 1_772_323_200_000  # 2026-03-01T00:00:00Z, a Sunday
+
+
+@pytest.fixture(scope="module")
+def month() -> list[dict]:
+    return list(events(load_profile(), 7, START, START + MONTH))
+
+
+def test_the_same_seed_gives_the_same_events_and_another_seed_others() -> None:
+    profile = load_profile()
+    one = list(events(profile, 3, START, START + DAY))
+    assert one == list(events(profile, 3, START, START + DAY))
+    assert one != list(events(profile, 4, START, START + DAY))
+
+
+def test_every_event_is_valid_and_in_time_order(month: list[dict]) -> None:
+    for doc in month[:20000]:
+        assert isinstance(decode(orjson.dumps(doc), doc["ticket_id"].encode()), Event), doc
+    stamps = [d["occurred_at"] for d in month]
+    assert stamps == sorted(stamps)
+    assert len({d["event_id"] for d in month}) == len(month)
+
+
+def test_monthly_volume_and_severity_mix_match_the_profile_within_5_percent(month: list[dict]) -> None:
+    profile = load_profile()
+    created = [d for d in month if d["type"] == "ticket.created"]
+    for product in profile.products:
+        mine = [d for d in created if d["product"] == product.name]
+        assert abs(len(mine) / product.tickets_per_month - 1) < 0.05, (product.name, len(mine))
+        mix = Counter(d["severity"] for d in mine)
+        for sev, share in zip((1, 2, 3, 4), product.severity_mix, strict=True):
+            assert abs(mix[sev] / len(mine) - share) < 0.05 * max(share, 0.1), (product.name, sev, mix)
+
+
+def test_the_rhythm_has_busy_weekday_afternoons_and_quiet_weekend_nights(month: list[dict]) -> None:
+    profile = load_profile()
+    assert rhythm(profile, START + 3 * DAY + 14 * 3_600_000) > 3 * rhythm(profile, START + 3 * 3_600_000)
+    hours = Counter((int(d["occurred_at"][11:13])) for d in month if d["type"] == "ticket.created")
+    assert hours[14] > 2.5 * hours[3]
+
+
+def test_lifecycles_include_what_a_support_desk_sees(month: list[dict]) -> None:
+    kinds = Counter(d["type"] for d in month)
+    for etype in ("ticket.assigned", "ticket.responded", "ticket.waiting_on_customer", "ticket.customer_replied",
+                  "ticket.severity_changed", "ticket.workaround_provided", "ticket.resolved", "ticket.reopened",
+                  "ticket.closed", "ticket.survey_submitted", "ticket.quality_reviewed"):
+        assert kinds[etype] > 0, etype
+    assert any(d.get("fastlane") for d in month if d["type"] == "ticket.created")
+    tiers = {d["engineer_id"].split("-")[1] for d in month if d["type"] == "ticket.assigned"}
+    assert tiers == {"t1", "t2", "t3"}
+
+
+def test_a_bad_profile_names_its_key(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('[[products]]\nname = "x"\ntickets_per_month = 10\nseverity_mix = [0.5, 0.5, 0.5, 0.5]\n')
+    with pytest.raises(ConfigError, match=r"products\[0\].severity_mix"):
+        load_profile(path)
+
+
+def test_the_board_shows_compliance_against_the_goal_and_the_latest_escalations() -> None:
+    esc = {"escalation_id": "T:irt_at_risk:2:1", "kind": "irt_at_risk", "level": 2, "ticket_id": "SIM-1",
+           "severity": 1, "product": "plesk", "customer_id": "C", "fastlane": False, "engineer_id": None,
+           "reason": "Sev1 ticket SIM-1 is unanswered", "emitted_at": "2026-03-02T09:12:00.000Z", "cycle": 1}
+    text = render(Snapshot(sim_now_ms=START, speedup=300, events_total=1234, events_per_s=41,
+                           met={1: 97, 2: 50}, breached={1: 3}, at_risk={1: 2},
+                           bizcrit_by_rung={"none": 1, "tier3": 2, "management": 0, "executive": 0},
+                           escalations=[esc], pages_delivered=4, urls={"metrics": "http://x/metrics"}))
+    assert "Sev1   97.00%  BELOW GOAL  97 met, 3 breached" in text
+    assert "Sev2  100.00%  ok" in text and "Sev4        -" in text
+    assert "Open BizCrit tickets: 3" in text and "tier 3 2" in text
+    assert "PAGE  irt_at_risk" in text and "Pages delivered to on-call through Alertmanager: 4" in text
