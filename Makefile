@@ -21,9 +21,11 @@ unit: bootstrap
 # Benchmarks (bench/): real numbers, written to bench/results/. Not part of `make test`.
 bench: bootstrap
 	.venv/bin/python bench/escalation_latency.py
+	.venv/bin/python bench/throughput.py
 
 bench-quick: bootstrap
 	.venv/bin/python bench/escalation_latency.py --quick --out /tmp/escalation_latency.quick.json
+	.venv/bin/python bench/throughput.py --quick --out /tmp/throughput.quick.json
 
 bootstrap:
 	@scripts/bootstrap.sh

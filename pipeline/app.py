@@ -68,6 +68,9 @@ def create_app(
         topic_partitions=partitions,
         topic_replication_factor=settings.replication_factor,
         producer_max_request_size=MAX_MESSAGE_BYTES,
+        # Batch table changelog and output records (Faust's default sends each on its own); commits still
+        # flush everything first, so at-least-once holds.
+        producer_linger_ms=5,
         consumer_max_fetch_size=MAX_MESSAGE_BYTES,
         # A dead worker's partitions move after this long: breaches wait no longer than that.
         broker_session_timeout=settings.session_timeout_seconds,

@@ -21,3 +21,16 @@ def test_escalation_latency_bench_measures_every_escalation(tmp_path: Path) -> N
     assert result["escalations"] == 40  # both rungs of all 20 tickets
     assert result["p50_s"] <= result["p99_s"] <= result["max_s"]
     assert result["p50_s"] >= 0  # published after falling due, never before
+
+
+def test_throughput_bench_measures_the_pipeline_and_its_baseline(tmp_path: Path) -> None:
+    out = tmp_path / "throughput.json"
+    done = subprocess.run(
+        [sys.executable, "bench/throughput.py", "--events", "3000", "--kafka-version", VERSIONS[0], "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["events"] == 3000
+    assert result["baseline_events_per_s"] > 0 and result["pipeline_events_per_s"] > 0
+    assert result["ratio"] == round(result["pipeline_events_per_s"] / result["baseline_events_per_s"], 3) or \
+        abs(result["ratio"] - result["pipeline_events_per_s"] / result["baseline_events_per_s"]) < 0.01

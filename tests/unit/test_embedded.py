@@ -58,3 +58,14 @@ def test_data_of_another_version_is_not_reused(tmp_path: Path) -> None:
     with pytest.raises(BrokerError, match="holds data of Kafka 3.9.1"):
         broker._format(tmp_path / "server.properties")
     assert os.path.exists(tmp_path / "data" / "meta.properties")
+
+
+def test_cluster_ids_never_start_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    from pipeline.kafka import embedded
+
+    dashing = uuid.UUID(bytes=bytes([0xF8]) + bytes(15))  # base64url of 0xF8... starts with '-'
+    ids = iter([dashing, uuid.UUID(int=1)])
+    monkeypatch.setattr(embedded.uuid, "uuid4", lambda: next(ids))
+    assert not embedded.new_cluster_id().startswith("-")

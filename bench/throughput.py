@@ -1,0 +1,172 @@
+"""Throughput of one worker against a raw-consumer baseline, on the same pre-filled topic, in one run.
+
+1. Start an embedded broker; fill ``tickets.events`` (4 partitions) with N simulator events.
+2. Baseline: a bare aiokafka consumer reads every partition from the start and orjson-decodes each value.
+3. Pipeline: one worker (all agents on, event-time clock, RocksDB) drains the same topic; the rate is
+   taken from its own ``sla_events_total`` between the first and the last event it counted.
+
+Targets (issue 8): pipeline / baseline >= 0.5, and >= 20,000 events/s for one worker.
+
+    .venv/bin/python bench/throughput.py --events 1000000      # full
+    .venv/bin/python bench/throughput.py --quick               # 20,000 events: keeps the harness alive
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.domain.timefmt import format_rfc3339_ms  # noqa: E402
+from pipeline.kafka.admin import ensure_topics  # noqa: E402
+from pipeline.kafka.embedded import EmbeddedKafka  # noqa: E402
+from pipeline.simulate.generator import events  # noqa: E402
+from pipeline.simulate.profile import load_profile  # noqa: E402
+
+TOPIC = "tickets.events"
+START = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+async def fill(bootstrap: str, n: int) -> float:
+    await ensure_topics(bootstrap, {TOPIC: 4})
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024,
+                                compression_type=None, acks=1)
+    await producer.start()
+    t0 = time.monotonic()
+    try:
+        pending = []
+        for doc in itertools.islice(events(load_profile(), 1, START), n):
+            pending.append(await producer.send(TOPIC, orjson.dumps(doc), key=doc["ticket_id"].encode()))
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return time.monotonic() - t0
+
+
+async def baseline(bootstrap: str, n: int) -> float:
+    """Seconds a bare consumer takes to read and decode all n records."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=16 * 1024 * 1024)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(TOPIC, p) for p in range(4)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        seen = 0
+        t0 = time.monotonic()
+        while seen < n:
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).values():
+                for r in records:
+                    orjson.loads(r.value)
+                    seen += 1
+        return time.monotonic() - t0
+    finally:
+        await consumer.stop()
+
+
+def counted(port: int) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name in ("sla_events_total", "sla_events_rejected_total"):
+                total += s.value
+    return total
+
+
+def pipeline_rate(bootstrap: str, n: int, work: Path, port: int) -> tuple[float, float]:
+    """(seconds from first to last event counted, events counted) for one worker draining the topic."""
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SLA_DATA_DIR": str(work / "data"),
+           "SLA_WEB_PORT": str(port), "SLA_CLOCK": "event", "SLA_LOG_LEVEL": "warning", "SLA_APP_ID": "bench"}
+    log = open(work / "worker.log", "wb")  # noqa: SIM115
+    worker = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env, cwd=ROOT, stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        first = last = None
+        done = 0.0
+        deadline = time.monotonic() + 3600
+        while time.monotonic() < deadline:
+            if worker.poll() is not None:
+                raise SystemExit(f"worker exited; see {work / 'worker.log'}")
+            try:
+                done = counted(port)
+            except OSError:
+                time.sleep(0.5)
+                continue
+            now = time.monotonic()
+            if done > 0 and first is None:
+                first = (now, done)
+            if first is not None:
+                last = (now, done)
+            if done >= n:
+                break
+            time.sleep(0.25)
+        assert first is not None and last is not None
+        return last[0] - first[0], last[1] - first[1]
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(60)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--events", type=int)
+    parser.add_argument("--kafka-version", default=os.environ.get("SLA_KAFKA_VERSION", "3.9.1"))
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "throughput.json"))
+    args = parser.parse_args()
+    n = args.events or (20_000 if args.quick else 1_000_000)
+    work = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
+    port = 29400 + os.getpid() % 500
+    broker = EmbeddedKafka(home=work / "kafka", version=args.kafka_version, port=port, heap="1g")
+    broker.start()
+    try:
+        fill_s = asyncio.run(fill(broker.bootstrap, n))
+        base_s = asyncio.run(baseline(broker.bootstrap, n))
+        pipe_s, pipe_n = pipeline_rate(broker.bootstrap, n, work, port + 2)
+    finally:
+        broker.stop()
+    base_rate, pipe_rate = n / base_s, pipe_n / max(pipe_s, 1e-9)
+    result = {
+        "benchmark": "throughput",
+        "mode": "quick" if args.quick else "full",
+        "events": n,
+        "kafka_version": args.kafka_version,
+        "fill_seconds": round(fill_s, 2),
+        "baseline_events_per_s": round(base_rate),
+        "pipeline_events_per_s": round(pipe_rate),
+        "ratio": round(pipe_rate / base_rate, 3),
+        "targets": {"ratio": 0.5, "pipeline_events_per_s": 20000},
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "measured_at": format_rfc3339_ms(int(time.time() * 1000)),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
