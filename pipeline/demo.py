@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.errors import PipelineError
 from pipeline.escalations_view import line as escalation_line
 from pipeline.kafka.embedded import DEFAULT_VERSION, EmbeddedKafka
+from pipeline.ports import port_free
 from pipeline.simulate.generator import events as simulated_events
 from pipeline.simulate.player import PlayStats, play
 from pipeline.simulate.profile import load_profile
@@ -116,14 +116,6 @@ def _scrape(url: str) -> dict[tuple[str, tuple], float]:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
 
 class Demo:
     def __init__(self, config: DemoConfig, out: TextIO = sys.stdout) -> None:
@@ -149,7 +141,7 @@ class Demo:
                            ("worker web", c.web_port), ("notifier", c.notifier_port),
                            ("Prometheus", c.prometheus_port), ("Alertmanager", c.alertmanager_port),
                            ("webhook", c.webhook_port)):
-            if not _port_free(port):
+            if not port_free(port):
                 raise PipelineError(f"port {port} ({name}) on 127.0.0.1 is in use; stop what uses it or pick "
                                     "another with the demo's --*-port flags")
 

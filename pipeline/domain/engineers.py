@@ -13,16 +13,14 @@ into daily buckets of counts and sums (never lists), kept 31 days, and reads 7-d
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import hashlib
 from typing import Any
 
 import orjson
 
 from pipeline.domain.events import DSAT_RATINGS, Event
 from pipeline.domain.policy import Policy
-from pipeline.domain.ticket import TicketState
+from pipeline.domain.ticket import TicketState, event_digest, pack_digests, unpack_digests
 
 DAY_MS = 86_400_000
 KEEP_DAYS = 31
@@ -123,7 +121,7 @@ class EngineerState:
 
     def apply(self, fact: Fact) -> bool:
         """Fold a fact in; False for a fact already counted (redelivery)."""
-        digest = hashlib.blake2b(fact.fact_id.encode(), digest_size=6).digest()
+        digest = event_digest(fact.fact_id)
         if digest in self.seen:
             return False
         self.seen.append(digest)
@@ -186,18 +184,17 @@ class EngineerState:
         if self.reasons:
             doc["r"] = {str(k): v for k, v in self.reasons.items()}
         if self.seen:
-            doc["s"] = base64.b64encode(b"".join(self.seen)).decode()
+            doc["s"] = pack_digests(self.seen)
         return orjson.dumps(doc)
 
     @classmethod
     def from_bytes(cls, engineer_id: str, data: bytes) -> EngineerState:
         doc = orjson.loads(data)
-        seen = base64.b64decode(doc.get("s", ""))
         return cls(
             engineer_id=engineer_id,
             days={int(k): v for k, v in doc["d"].items()},
             reasons={int(k): v for k, v in doc.get("r", {}).items()},
-            seen=[seen[i : i + 6] for i in range(0, len(seen), 6)],
+            seen=unpack_digests(doc.get("s", "")),
             last_at=doc.get("t", 0),
         )
 

@@ -19,6 +19,16 @@ DIGEST_BYTES = 6  # 48 bits: two of one ticket's last 32 event ids collide with 
 HELD_LIMIT = 64  # events held for a ticket whose ticket.created has not arrived yet
 
 
+def pack_digests(digests: list[bytes]) -> str:
+    """Digests as one compact base64 string (for serialized state)."""
+    return base64.b64encode(b"".join(digests)).decode()
+
+
+def unpack_digests(text: str) -> list[bytes]:
+    raw = base64.b64decode(text)
+    return [raw[i : i + DIGEST_BYTES] for i in range(0, len(raw), DIGEST_BYTES)]
+
+
 def event_digest(event_id: str) -> bytes:
     """A stable digest of an event id (Python's hash() differs per process)."""
     return hashlib.blake2b(event_id.encode(), digest_size=DIGEST_BYTES).digest()
@@ -126,7 +136,7 @@ class TicketState:
         if self.escalated:
             doc["esc"] = self.escalated
         if self.seen:
-            doc["s"] = base64.b64encode(b"".join(self.seen)).decode()
+            doc["s"] = pack_digests(self.seen)
         if self.held:
             doc["h"] = [h.to_list() for h in self.held]
         if self.outbox:
@@ -136,7 +146,6 @@ class TicketState:
     @classmethod
     def from_bytes(cls, ticket_id: str, data: bytes) -> TicketState:
         doc = orjson.loads(data)
-        seen = base64.b64decode(doc.get("s", ""))
         return cls(
             ticket_id=ticket_id,
             partition=doc["p"],
@@ -160,7 +169,7 @@ class TicketState:
             escalated=doc.get("esc", []),
             sample_start=doc.get("ss"),
             sample_engineer=doc.get("se"),
-            seen=[seen[i : i + DIGEST_BYTES] for i in range(0, len(seen), DIGEST_BYTES)],
+            seen=unpack_digests(doc.get("s", "")),
             held=[HeldEvent.from_list(row) for row in doc.get("h", [])],
             outbox=[Pending(*row) for row in doc.get("ob", [])],
         )

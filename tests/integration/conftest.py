@@ -13,7 +13,6 @@ import dataclasses
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
+
+from pipeline.ports import port_free
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "pipeline.cli"]
@@ -41,18 +42,22 @@ def free_port(pairs: int = 1) -> int:
     """A port p with p .. p+pairs-1 all free on 127.0.0.1."""
     for _ in range(200):
         port = random.randint(20000, 45000)
-        if all(_free(port + i) for i in range(pairs)):
+        if all(port_free(port + i) for i in range(pairs)):
             return port
     raise RuntimeError("no free port found")
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
+
+def wait_ready(url: str, timeout: float = 30) -> None:
+    """Until an HTTP GET of ``url`` answers (a server the test started is up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         try:
-            sock.bind(("127.0.0.1", port))
+            urllib.request.urlopen(url, timeout=1).read()
+            return
         except OSError:
-            return False
-    return True
+            time.sleep(0.2)
+    raise AssertionError(f"nothing answered at {url} within {timeout:g} s")
 
 
 @dataclasses.dataclass(frozen=True)

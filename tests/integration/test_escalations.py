@@ -12,7 +12,6 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,7 +20,7 @@ import orjson
 import pytest
 
 from pipeline.domain.timefmt import format_rfc3339_ms
-from tests.integration.conftest import CLI, ROOT, Broker, Topics, collect_unique, free_port, produce
+from tests.integration.conftest import CLI, ROOT, Broker, Topics, collect_unique, free_port, produce, wait_ready
 
 SHIPPED = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 MIN = 60_000
@@ -81,14 +80,8 @@ class Alertmanager:
              f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError("Alertmanager did not become ready")
+        wait_ready(f"{self.url}/-/ready")
+        return self
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

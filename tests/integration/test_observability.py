@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.observability import generate
 from tests import scenario
-from tests.integration.conftest import CLI, ROOT, Broker, Topics, free_port, produce
+from tests.integration.conftest import CLI, ROOT, Broker, Topics, free_port, produce, wait_ready
 from tests.integration.test_sla_engine import publish_scenario
 
 DASHBOARDS = ROOT / "grafana" / "dashboards"
@@ -42,14 +42,7 @@ class Prometheus:
              f"--web.listen-address=127.0.0.1:{self.port}", "--enable-feature=exemplar-storage"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/-/ready", timeout=1).read()
-                return
-            except OSError:
-                time.sleep(0.3)
-        raise AssertionError("Prometheus did not become ready")
+        wait_ready(f"{self.url}/-/ready")
 
     def get(self, path: str, **params: str) -> dict:
         url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
