@@ -163,12 +163,10 @@ class Processor:
     def _ensure_index(self, store: Store) -> None:
         if not self._index_stale:
             return
+        # (windows, unanswered, bizcrit: already emptied by partitions_changed, or never filled yet)
         self.due.clear()
         self.clock.forget()
         self._clock_saved.clear()
-        self.windows.clear()
-        self._unanswered.clear()
-        self._bizcrit.clear()
         self._outbox_tickets.clear()
         held = 0
         for state in store.all_states():
@@ -194,8 +192,7 @@ class Processor:
             before = len(state.outbox)
             self._prune_outbox(state)
             for pending in state.outbox:
-                key = pending.value[2] if pending.topic == "facts" else ticket_id  # facts are keyed by engineer
-                outputs.append(Emit(pending.topic, key.encode(), self._rebuild_output(state, pending)))
+                outputs.append(self._emit(state, pending))
                 self.metrics.outputs_republished.labels(topic=pending.topic).inc()
             if len(state.outbox) != before:
                 store.put(state)
@@ -367,25 +364,24 @@ class Processor:
     # --- outputs ------------------------------------------------------------------------------
     def _publish(self, state: TicketState, result: engine.Step, source: int, offset: int,
                  store: Store) -> list[Output]:
+        pending: list[tuple[str, tuple]] = [
+            *(("escalations", dataclasses.astuple(e)) for e in result.escalations),
+            *(("facts", dataclasses.astuple(f)) for f in result.facts),
+            *(("dsat", (s.event_id, s.engineer_id or state.engineer_id, s.rating, s.dsat_reason, s.occurred_at))
+              for s in result.dsat),
+            *(("outcomes", dataclasses.astuple(d)) for d in result.decisions),
+        ]
         outputs: list[Output] = []
+        for topic, fields in pending:
+            entry = Pending(source, offset, topic, fields)
+            state.outbox.append(entry)
+            outputs.append(self._emit(state, entry))
+        exemplar = {"ticket_id": state.ticket_id[:64]}
         for escalation in result.escalations:
-            value = self._escalation_record(state, escalation)
-            state.outbox.append(Pending(source, offset, "escalations", dataclasses.astuple(escalation)))
-            outputs.append(Emit("escalations", state.ticket_id.encode(), value))
-            self.metrics.escalations.labels(kind=escalation.kind).inc(exemplar={"ticket_id": state.ticket_id[:64]})
-        for fact in result.facts:
-            state.outbox.append(Pending(source, offset, "facts", dataclasses.astuple(fact)))
-            outputs.append(Emit("facts", fact.engineer_id.encode(), fact.to_bytes()))
+            self.metrics.escalations.labels(kind=escalation.kind).inc(exemplar=exemplar)
         for survey in result.dsat:
-            fields = (survey.event_id, survey.engineer_id or state.engineer_id, survey.rating, survey.dsat_reason,
-                      survey.occurred_at)
-            state.outbox.append(Pending(source, offset, "dsat", fields))
-            outputs.append(Emit("dsat", state.ticket_id.encode(), self._dsat_record(state, fields)))
             self.metrics.dsat_reviews.labels(rating=survey.rating).inc()
         for decision in result.decisions:
-            value = self._outcome_record(state, decision)
-            state.outbox.append(Pending(source, offset, "outcomes", dataclasses.astuple(decision)))
-            outputs.append(Emit("outcomes", state.ticket_id.encode(), value))
             self._count(state, decision)
             if decision.metric == sla.IRT:
                 for key, row in self.windows.add(state.partition, decision.severity, decision.outcome,  # type: ignore[arg-type]
@@ -393,15 +389,18 @@ class Processor:
                     store.put_window(key, row)
         return outputs
 
-    def _rebuild_output(self, state: TicketState, pending: Pending) -> bytes:
-        """The very record first published: the fields kept in the outbox, plus the ticket's fixed fields."""
+    def _emit(self, state: TicketState, pending: Pending) -> Emit:
+        """The record for an outbox entry: its own fields plus the ticket's fixed ones. The first publication
+        and any republication go through here, so they are the same bytes under the same key."""
+        ticket = state.ticket_id.encode()
         if pending.topic == "escalations":
-            return self._escalation_record(state, bizcrit.Escalation(*pending.value))
+            return Emit("escalations", ticket, self._escalation_record(state, bizcrit.Escalation(*pending.value)))
         if pending.topic == "facts":
-            return engineers.Fact(*pending.value).to_bytes()
+            fact = engineers.Fact(*pending.value)
+            return Emit("facts", fact.engineer_id.encode(), fact.to_bytes())  # re-keyed by engineer
         if pending.topic == "dsat":
-            return self._dsat_record(state, tuple(pending.value))
-        return self._outcome_record(state, sla.Decision(*pending.value))
+            return Emit("dsat", ticket, self._dsat_record(state, tuple(pending.value)))
+        return Emit("outcomes", ticket, self._outcome_record(state, sla.Decision(*pending.value)))
 
     def _dsat_record(self, state: TicketState, fields: tuple) -> bytes:
         """One neutral or dissatisfied survey for the weekly DSAT review (``sla.dsat_reviews``)."""
