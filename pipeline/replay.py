@@ -27,6 +27,7 @@ from pipeline.domain.events import Event, decode
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.errors import ConfigError
 from pipeline.kafka.admin import MAX_MESSAGE_BYTES
+from pipeline.produce import key_and_timestamp
 
 Row = tuple[int, bytes | None, bytes | None, str | None]  # (line, key, value, problem)
 
@@ -56,11 +57,7 @@ def jsonl_rows(path: Path) -> Iterator[Row]:
 
 
 def _checked(number: int, value: bytes) -> Row:
-    try:
-        doc = orjson.loads(value)
-        key = doc.get("ticket_id").encode() if isinstance(doc, dict) and isinstance(doc.get("ticket_id"), str) else None
-    except orjson.JSONDecodeError:
-        key = None
+    key, _ = key_and_timestamp(value)  # the key `produce` would give it
     verdict = decode(value, key)
     if isinstance(verdict, Event):
         return number, key, value, None
@@ -165,10 +162,7 @@ async def replay(rows: Iterator[Row], total: int, bootstrap: str, topic: str, *,
                 report.bad.append((number, problem))
                 print(f"line {number}: {problem}", file=progress)
                 continue
-            at = orjson.loads(value)["occurred_at"]  # type: ignore[arg-type]
-            from pipeline.domain.timefmt import parse_rfc3339_ms
-
-            at_ms = parse_rfc3339_ms(at)
+            _, at_ms = key_and_timestamp(value)  # type: ignore[arg-type] - a valid event has both
             if speedup:
                 if first is None:
                     first = (at_ms, time.monotonic())
