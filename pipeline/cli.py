@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.errors import BrokerError, ConfigError, PipelineError
 from pipeline.settings import Settings
+from pipeline.signals import stop_on_signals
 
 if TYPE_CHECKING:
     from pipeline.kafka.embedded import EmbeddedKafka
@@ -232,7 +233,6 @@ def _cmd_produce(args: argparse.Namespace) -> int:
 
 
 def _cmd_notify(args: argparse.Namespace) -> int:
-    import signal
 
     from pipeline import notify
 
@@ -249,10 +249,7 @@ def _cmd_notify(args: argparse.Namespace) -> int:
         start_http_server(args.metrics_port, addr=settings.web_host, registry=metrics.registry)
 
     async def main_loop() -> None:
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stopping.set)
+        stopping = stop_on_signals()
         await notify.run(settings.bootstrap_servers, settings.topic_escalations, f"{settings.app_id}-notifier",
                          config, stopping, metrics)
 
@@ -345,12 +342,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
     async def go() -> None:
-        import signal
 
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stopping.set)
+        stopping = stop_on_signals()
         stats = await play(settings.bootstrap_servers, settings.topic_events, source, start_ms=start,
                            speedup=args.speedup, rate=args.rate, stopping=stopping)
         print(f"sent {stats.sent} events and {stats.heartbeats} heartbeats; simulated time reached "
@@ -361,7 +354,6 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    import signal
 
     from pipeline import replay
 
@@ -379,10 +371,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         total = replay.count_rows(args.file)
 
     async def go() -> replay.ReplayReport:
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stopping.set)
+        stopping = stop_on_signals()
         return await replay.replay(rows, total, settings.bootstrap_servers, settings.topic_events,
                                    speedup=None if args.fast else args.speedup, stopping=stopping)
 

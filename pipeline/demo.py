@@ -35,6 +35,7 @@ from pipeline.errors import PipelineError
 from pipeline.escalations_view import line as escalation_line
 from pipeline.kafka.embedded import DEFAULT_VERSION, EmbeddedKafka
 from pipeline.ports import port_free
+from pipeline.signals import stop_on_signals
 from pipeline.simulate.generator import events as simulated_events
 from pipeline.simulate.player import PlayStats, play
 from pipeline.simulate.profile import load_profile
@@ -324,9 +325,7 @@ async def _ok(request: web.Request) -> web.Response:
 
 async def main(config: DemoConfig, out: TextIO = sys.stdout) -> int:
     demo = Demo(config, out)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, demo.stopping.set)
+    stop_on_signals(demo.stopping)
     try:
         await demo.start()
         if not demo.stopping.is_set():
