@@ -49,7 +49,7 @@ class Fact:
     score: float | None = None  # review
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(dataclasses.asdict(self))
+        return orjson.dumps(self)  # orjson writes a dataclass as an object in field order
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Fact:

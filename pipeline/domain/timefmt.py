@@ -20,6 +20,11 @@ def parse_rfc3339_ms(text: str) -> int:
     """Epoch milliseconds of an RFC 3339 timestamp; naive or malformed ones raise TimestampError."""
     if not isinstance(text, str) or not _RFC3339.match(text):
         raise TimestampError("expected an RFC 3339 timestamp with an offset, e.g. 2026-01-31T09:30:00Z")
+    if len(text) == 24 and text[10] == "T" and text[23] == "Z":  # the usual shape, 2026-01-31T09:30:00.000Z
+        try:
+            return (datetime.fromisoformat(text) - _EPOCH) // _MS
+        except ValueError:
+            pass  # the general path below says why
     normal = text.upper().replace(" ", "T", 1)
     if "." in normal:  # Python keeps at most 6 fraction digits
         head, _, rest = normal.partition(".")

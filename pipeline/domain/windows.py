@@ -9,6 +9,7 @@ rows back after a restart or rebalance.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable
 
 HOUR_MS = 3_600_000
@@ -24,7 +25,7 @@ class IrtWindows:
     def __init__(self) -> None:
         # partition -> (grain code, severity, bucket start) -> [met, breached]
         self._buckets: dict[int, dict[tuple[str, int, int], list[int]]] = {}
-        self._swept: dict[int, int] = {}
+        self._expiry: dict[int, list[tuple[int, tuple[str, int, int]]]] = {}  # partition -> heap of (expires, key)
 
     def add(self, partition: int, severity: int, outcome: str, at_ms: int) -> list[Row]:
         slot = _OUTCOMES.index(outcome)
@@ -32,31 +33,38 @@ class IrtWindows:
         buckets = self._buckets.setdefault(partition, {})
         for code, (width, _) in _GRAINS.items():
             key = (code, severity, at_ms - at_ms % width)
-            counts = buckets.setdefault(key, [0, 0])
+            counts = buckets.get(key)
+            if counts is None:
+                counts = buckets[key] = [0, 0]
+                heapq.heappush(self._expiry.setdefault(partition, []), (_expires(key), key))
             counts[slot] += 1
             rows.append((_row_key(partition, key), b"%d,%d" % tuple(counts)))
         return rows
 
     def expire(self, partition: int, now_ms: int) -> list[Row]:
-        """Drop buckets past their keeping time (checked at most once per 5 minutes per partition)."""
-        if now_ms - self._swept.get(partition, -(2**62)) < FINE_MS:
+        """Drop buckets past their keeping time; a heap peek when none is (this runs for every record)."""
+        heap = self._expiry.get(partition)
+        if not heap or heap[0][0] > now_ms:
             return []
-        self._swept[partition] = now_ms
-        buckets = self._buckets.get(partition, {})
-        old = [key for key in buckets if key[2] + _GRAINS[key[0]][0] + _GRAINS[key[0]][1] <= now_ms]
-        for key in old:
-            del buckets[key]
-        return [(_row_key(partition, key), None) for key in old]
+        buckets = self._buckets[partition]
+        rows = []
+        while heap and heap[0][0] <= now_ms:
+            _, key = heapq.heappop(heap)
+            if buckets.pop(key, None) is not None:
+                rows.append((_row_key(partition, key), None))
+        return rows
 
     def load(self, rows: Iterable[tuple[bytes, bytes]]) -> None:
         for raw_key, raw_value in rows:
             partition, code, severity, start = raw_key.decode().split("|")
             met, breached = (int(n) for n in raw_value.split(b","))
-            self._buckets.setdefault(int(partition), {})[(code, int(severity), int(start))] = [met, breached]
+            key = (code, int(severity), int(start))
+            self._buckets.setdefault(int(partition), {})[key] = [met, breached]
+            heapq.heappush(self._expiry.setdefault(int(partition), []), (_expires(key), key))
 
     def clear(self) -> None:
         self._buckets.clear()
-        self._swept.clear()
+        self._expiry.clear()
 
     def totals(self, now_of: Callable[[int], int | None]) -> dict[tuple[str, int, str], int]:
         """(window, severity, outcome) -> tickets, over the partitions held, each at its own clock."""
@@ -73,6 +81,11 @@ class IrtWindows:
                     for slot, outcome in enumerate(_OUTCOMES):
                         out[(window, severity, outcome)] = out.get((window, severity, outcome), 0) + counts[slot]
         return out
+
+
+def _expires(key: tuple[str, int, int]) -> int:
+    width, kept = _GRAINS[key[0]]
+    return key[2] + width + kept
 
 
 def _row_key(partition: int, key: tuple[str, int, int]) -> bytes:

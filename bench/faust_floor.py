@@ -1,0 +1,58 @@
+"""The floor Faust itself sets on this machine: one agent that only orjson-decodes each record.
+
+Run by ``bench/throughput.py`` beside the raw-consumer baseline and the full pipeline, in the same
+run and on the same topic. It uses the pipeline's Faust settings (concurrency 1, RocksDB store, same
+producer and consumer settings) but has no tables and publishes nothing, so the pipeline can be no
+faster than this. It prints one JSON line when it has read ``--events`` records:
+``{"events": n, "seconds": s}`` measured from the first record to the last.
+
+    .venv/bin/python bench/faust_floor.py --bootstrap 127.0.0.1:9092 --events 100000 --data-dir /tmp/x
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+
+import faust
+import orjson
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--events", type=int, required=True)
+    parser.add_argument("--topic", default="tickets.events")
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--web-port", type=int, default=6099)
+    args = parser.parse_args()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    app = faust.App("bench-faust-floor", broker=f"kafka://{args.bootstrap}", store="rocksdb://",
+                    datadir=args.data_dir, web_port=args.web_port, web_host="127.0.0.1", web_bind="127.0.0.1",
+                    producer_linger_ms=5, consumer_auto_offset_reset="earliest", autodiscover=False,
+                    **__import__("json").loads(__import__("os").environ.get("XFAUST", "{}")))
+    topic = app.topic(args.topic, key_type=bytes, value_type=bytes)
+    seen = {"n": 0, "t0": 0.0}
+
+    @app.agent(topic, concurrency=1)
+    async def floor(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            orjson.loads(event.message.value)
+            if seen["n"] == 0:
+                seen["t0"] = time.monotonic()
+            seen["n"] += 1
+            if seen["n"] == args.events:
+                print(orjson.dumps({"events": seen["n"], "seconds": time.monotonic() - seen["t0"]}).decode(),
+                      flush=True)
+
+    worker = faust.Worker(app, loop=loop, loglevel="WARNING", redirect_stdouts=False)
+    worker.spinner = None
+    worker.execute_from_commandline()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
