@@ -32,8 +32,7 @@ def main() -> int:
     asyncio.set_event_loop(loop)
     app = faust.App("bench-faust-floor", broker=f"kafka://{args.bootstrap}", store="rocksdb://",
                     datadir=args.data_dir, web_port=args.web_port, web_host="127.0.0.1", web_bind="127.0.0.1",
-                    producer_linger_ms=5, consumer_auto_offset_reset="earliest", autodiscover=False,
-                    **__import__("json").loads(__import__("os").environ.get("XFAUST", "{}")))
+                    producer_linger_ms=5, consumer_auto_offset_reset="earliest", autodiscover=False)
     topic = app.topic(args.topic, key_type=bytes, value_type=bytes)
     seen = {"n": 0, "t0": 0.0}
 

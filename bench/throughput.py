@@ -2,12 +2,16 @@
 
 1. Start an embedded broker; fill ``tickets.events`` (4 partitions) with N simulator events.
 2. Baseline: a bare aiokafka consumer reads every partition from the start and orjson-decodes each value.
-3. Pipeline: one worker (all agents on, event-time clock, RocksDB) drains the same topic; the rate is
+3. Faust floor: a bare Faust agent (``bench/faust_floor.py``: same Faust settings, concurrency 1, no
+   tables, no output) reads and decodes the same topic. The pipeline cannot be faster than this.
+4. Pipeline: one worker (all agents on, event-time clock, RocksDB) drains the same topic; the rate is
    taken from its own ``sla_events_total`` between the first and the last event it counted.
+5. Scale-out: the first M events (``--scale-events``) on a topic of their own, drained by one worker
+   and then by two workers of one consumer group (rates summed over both).
 
 Targets (issue 8): pipeline / baseline >= 0.5, and >= 20,000 events/s for one worker.
 
-    .venv/bin/python bench/throughput.py --events 1000000      # full
+    .venv/bin/python bench/throughput.py                       # full: 1,000,000 events, scale-out on 200,000
     .venv/bin/python bench/throughput.py --quick               # 20,000 events: keeps the harness alive
 """
 
@@ -41,10 +45,11 @@ from pipeline.simulate.profile import load_profile  # noqa: E402
 
 TOPIC = "tickets.events"
 START = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+STALL_S = 180  # a run whose count stands still this long has stalled: it fails instead of hanging
 
 
-async def fill(bootstrap: str, n: int) -> float:
-    await ensure_topics(bootstrap, {TOPIC: 4})
+async def fill(bootstrap: str, n: int, topic: str = TOPIC) -> float:
+    await ensure_topics(bootstrap, {topic: 4})
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024,
                                 compression_type=None, acks=1)
     await producer.start()
@@ -52,7 +57,7 @@ async def fill(bootstrap: str, n: int) -> float:
     try:
         pending = []
         for doc in itertools.islice(events(load_profile(), 1, START), n):
-            pending.append(await producer.send(TOPIC, orjson.dumps(doc), key=doc["ticket_id"].encode()))
+            pending.append(await producer.send(topic, orjson.dumps(doc), key=doc["ticket_id"].encode()))
             if len(pending) >= 20_000:
                 await asyncio.gather(*pending)
                 pending.clear()
@@ -96,48 +101,81 @@ def counted(port: int) -> float:
     return total
 
 
-def pipeline_rate(bootstrap: str, n: int, work: Path, port: int) -> tuple[float, float]:
-    """(seconds from first to last event counted, events counted) for one worker draining the topic."""
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SLA_DATA_DIR": str(work / "data"),
-           "SLA_WEB_PORT": str(port), "SLA_CLOCK": "event", "SLA_LOG_LEVEL": "warning", "SLA_APP_ID": "bench"}
-    log = open(work / "worker.log", "wb")  # noqa: SIM115
-    worker = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env, cwd=ROOT, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+def pipeline_rate(bootstrap: str, n: int, work: Path, port: int, *, workers: int = 1, topic: str = TOPIC,
+                  app_id: str = "bench") -> tuple[float, float]:
+    """(seconds from first to last event counted, events counted) for `workers` workers draining the topic."""
+    procs = []
+    for i in range(workers):
+        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SLA_DATA_DIR": str(work / f"{app_id}-data-{i}"),
+               "SLA_WEB_PORT": str(port + i), "SLA_CLOCK": "event", "SLA_LOG_LEVEL": "warning",
+               "SLA_APP_ID": app_id, "SLA_TOPIC_EVENTS": topic}
+        log = open(work / f"{app_id}-worker-{i}.log", "wb")  # noqa: SIM115
+        procs.append(subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env, cwd=ROOT,
+                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
     try:
         first = last = None
-        done = 0.0
-        deadline = time.monotonic() + 3600
+        moved = (time.monotonic(), -1.0)  # when the count last changed, and to what
+        deadline = time.monotonic() + 3 * 3600
         while time.monotonic() < deadline:
-            if worker.poll() is not None:
-                raise SystemExit(f"worker exited; see {work / 'worker.log'}")
+            for i, worker in enumerate(procs):
+                if worker.poll() is not None:
+                    raise SystemExit(f"worker exited; see {work / f'{app_id}-worker-{i}.log'}")
             try:
-                done = counted(port)
+                each = [counted(port + i) for i in range(workers)]
             except OSError:
                 time.sleep(0.5)
                 continue
+            done = sum(each)
             now = time.monotonic()
+            if done != moved[1]:
+                moved = (now, done)
+            elif now - moved[0] > STALL_S:
+                raise SystemExit(f"no progress for {STALL_S} s: events counted per worker {each} of {n}; "
+                                 f"logs in {work}")
             if done > 0 and first is None:
                 first = (now, done)
             if first is not None:
                 last = (now, done)
             if done >= n:
                 break
-            time.sleep(0.25)
+            time.sleep(1.0)
         assert first is not None and last is not None
         return last[0] - first[0], last[1] - first[1]
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(60)
+        for worker in procs:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGTERM)
+        for worker in procs:
+            worker.wait(60)
+
+
+def faust_floor(bootstrap: str, n: int, work: Path, port: int) -> float:
+    """Seconds a bare Faust agent takes from its first record to its n-th."""
+    floor = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "faust_floor.py"), "--bootstrap", bootstrap, "--events", str(n),
+         "--data-dir", str(work / "floor-data"), "--web-port", str(port)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=open(work / "floor.log", "wb"), text=True,  # noqa: SIM115
+        start_new_session=True)
+    try:
+        line = floor.stdout.readline()  # type: ignore[union-attr]
+        if not line:
+            raise SystemExit(f"the Faust floor exited without a result; see {work / 'floor.log'}")
+        return float(json.loads(line)["seconds"])
+    finally:
+        os.killpg(floor.pid, signal.SIGTERM)
+        floor.wait(60)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--events", type=int)
+    parser.add_argument("--scale-events", type=int, help="events for the one-versus-two-workers run")
     parser.add_argument("--kafka-version", default=os.environ.get("SLA_KAFKA_VERSION", "3.9.1"))
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "throughput.json"))
     args = parser.parse_args()
     n = args.events or (20_000 if args.quick else 1_000_000)
+    m = min(n, args.scale_events or (n if args.quick or args.events else 200_000))
     work = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     port = 29400 + os.getpid() % 500
     broker = EmbeddedKafka(home=work / "kafka", version=args.kafka_version, port=port, heap="1g")
@@ -145,10 +183,16 @@ def main() -> int:
     try:
         fill_s = asyncio.run(fill(broker.bootstrap, n))
         base_s = asyncio.run(baseline(broker.bootstrap, n))
+        floor_s = faust_floor(broker.bootstrap, n, work, port + 2)
         pipe_s, pipe_n = pipeline_rate(broker.bootstrap, n, work, port + 2)
+        asyncio.run(fill(broker.bootstrap, m, "scale.events"))
+        one_s, one_n = pipeline_rate(broker.bootstrap, m, work, port + 2, topic="scale.events", app_id="bench-one")
+        two_s, two_n = pipeline_rate(broker.bootstrap, m, work, port + 2, workers=2, topic="scale.events",
+                                     app_id="bench-two")
     finally:
         broker.stop()
-    base_rate, pipe_rate = n / base_s, pipe_n / max(pipe_s, 1e-9)
+    base_rate, floor_rate, pipe_rate = n / base_s, n / floor_s, pipe_n / max(pipe_s, 1e-9)
+    one_rate, two_rate = one_n / max(one_s, 1e-9), two_n / max(two_s, 1e-9)
     result = {
         "benchmark": "throughput",
         "mode": "quick" if args.quick else "full",
@@ -158,6 +202,11 @@ def main() -> int:
         "baseline_events_per_s": round(base_rate),
         "pipeline_events_per_s": round(pipe_rate),
         "ratio": round(pipe_rate / base_rate, 3),
+        "faust_floor_events_per_s": round(floor_rate),
+        "faust_floor_ratio": round(floor_rate / base_rate, 3),
+        "pipeline_share_of_faust_floor": round(pipe_rate / floor_rate, 3),
+        "scale_out": {"events": m, "one_worker_events_per_s": round(one_rate),
+                      "two_workers_events_per_s": round(two_rate), "speed_up": round(two_rate / one_rate, 2)},
         "targets": {"ratio": 0.5, "pipeline_events_per_s": 20000},
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "measured_at": format_rfc3339_ms(int(time.time() * 1000)),

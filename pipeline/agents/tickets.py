@@ -57,6 +57,28 @@ class CommittedOffsets:
         return offsets.get(TP(self._topics[source], partition))
 
 
+def records_behind(owned: list[int], broker: dict[int, tuple[int | None, int]], *, fetched: dict[int, int | None],
+                   done: dict[int, int | None]) -> dict[int, int]:
+    """Records behind per owned partition of tickets.events (``sla_consumer_lag_records``).
+
+    ``fetched`` is the consumer's high-water mark, known only once it has fetched from the partition;
+    ``broker`` is the (log start, end) the broker last gave for it, polled, so that a partition the
+    worker owns but never fetched from (a stalled consumer) still shows its backlog. ``done`` is the
+    next offset processed or committed; with neither, everything from the log start is behind.
+    """
+    behind = {}
+    for p in owned:
+        start, end = broker.get(p, (None, None))
+        high = fetched.get(p)
+        high = end if high is None else high if end is None else max(high, end)
+        position = done.get(p)
+        if position is None:
+            position = start
+        if high is not None and position is not None:
+            behind[p] = max(0, high - position)
+    return behind
+
+
 def register(
     app: faust.App,
     *,
@@ -89,18 +111,30 @@ def register(
         processor.metrics.rebalances.inc()
         tick_pending.clear()
 
+    ends: dict[int, tuple[int, int]] = {}  # partition -> (log start, end) as the broker last said
+
     def lag() -> dict[int, int]:
-        behind = {}
-        for tp in app.consumer.assignment():
-            if tp.topic != events_topic:
-                continue
-            high = app.consumer.highwater(tp)
-            done = processor.next_offsets.get(tp.partition)
-            if done is None:
-                done = getattr(app.consumer, "_committed_offset", {}).get(tp)
-            if high is not None and done is not None:
-                behind[tp.partition] = max(0, high - done)
-        return behind
+        owned = [tp.partition for tp in app.consumer.assignment() if tp.topic == events_topic]
+        committed = getattr(app.consumer, "_committed_offset", {})
+        return records_behind(
+            owned, ends,
+            fetched={p: app.consumer.highwater(TP(events_topic, p)) for p in owned},
+            done={p: processor.next_offsets.get(p, committed.get(TP(events_topic, p))) for p in owned},
+        )
+
+    @app.timer(interval=15.0, name="partition-offsets")
+    async def poll_offsets() -> None:
+        owned = [tp for tp in app.consumer.assignment() if tp.topic == events_topic]
+        if not owned:
+            return
+        try:
+            starts = await app.consumer.earliest_offsets(*owned)
+            highs = await app.consumer.highwaters(*owned)
+        except Exception as exc:  # noqa: BLE001 - a metric's input; the next poll tries again
+            log.warning("could not read the offsets of %s: %s", events_topic, exc)
+            return
+        ends.clear()
+        ends.update({tp.partition: (starts.get(tp), highs[tp]) for tp in owned if tp in highs})
 
     processor.metrics.observe_lag(lag)
 

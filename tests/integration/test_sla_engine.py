@@ -89,6 +89,14 @@ async def test_event_time_outcomes_equal_the_pure_core(broker: Broker, topics: T
     _, core_metrics = await assert_outcomes_match_core(broker, topics, placed)
     want = core_series(core_metrics)
     eventually(lambda: _same(summed(worker), want))
+    # the lag gauge covers every partition the worker owns, and reads 0 once it has caught up
+    parts = await partition_count(broker.bootstrap, topics.events)
+    eventually(lambda: _lag(worker) == {str(p): 0.0 for p in range(parts)})
+
+
+def _lag(worker: Worker) -> dict[str, float]:
+    return {dict(labels)["partition"]: value for (name, labels), value in worker.metrics().items()
+            if name == "sla_consumer_lag_records"}
 
 
 async def test_two_workers_give_the_same_outcomes_and_their_metrics_sum_to_one(

@@ -1,0 +1,272 @@
+"""State size per open ticket, worker RSS, and recovery time, with N open tickets (issue 8, items 3 and 4).
+
+1. N open tickets (synthetic ``ticket.created`` events with the default profile's severity mix and the
+   simulator's id shapes, every second one assigned, one second apart, so the early Sev1 and Sev2
+   deadlines pass and their escalations fire) go through the pure core exactly as a worker would
+   process them, its commits keeping up. Each ticket's serialized state is measured: mean, p99, max
+   bytes (target: <= 1 KiB). Also the worst case, with nothing ever committed so every output stays
+   in its ticket's outbox, over up to 100,000 tickets.
+2. Those states are written to the ``tickets`` table's changelog topic, each to the partition the
+   ticket's events hash to, as the worker's own writes would have put them.
+3. Baseline: a bare aiokafka consumer reads the whole changelog (the least any recovery must do).
+4. A worker starts on an empty data directory: it rebuilds its RocksDB tables from the changelog and
+   then its in-memory index. Time from start until it logs "state rebuilt", and its RSS then.
+5. It stops cleanly and starts again on its local RocksDB: the same two numbers.
+6. For comparison, the RSS of a worker of another app id with no tickets at all, in the same run.
+
+    .venv/bin/python bench/state_recovery.py                 # full: 1,000,000 tickets
+    .venv/bin/python bench/state_recovery.py --quick         # 2,000 tickets: keeps the harness alive
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import murmur2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.domain.clock import EventPartitionClock, ManualClock  # noqa: E402
+from pipeline.domain.policy import Policy  # noqa: E402
+from pipeline.domain.timefmt import format_rfc3339_ms  # noqa: E402
+from pipeline.kafka.admin import ensure_topics  # noqa: E402
+from pipeline.kafka.embedded import EmbeddedKafka  # noqa: E402
+from pipeline.metrics import Metrics  # noqa: E402
+from pipeline.processor import Processor, Record  # noqa: E402
+
+PARTITIONS = 4
+APP_ID = "bench-state"
+CHANGELOG = f"{APP_ID}-tickets-changelog"
+START = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+SEVERITY_MIX = (0.02, 0.13, 0.55, 0.30)  # deploy/profiles/default.toml, desktop
+PRODUCTS = ("desktop", "server", "cloud")
+
+
+def partition_of(key: bytes) -> int:
+    """Kafka's default partitioner, as the producers of tickets.events use it."""
+    return (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
+
+
+class MemoryStore:
+    """The processor's Store over dicts, keeping each ticket's bytes as the table would hold them."""
+
+    def __init__(self) -> None:
+        self.tickets: dict[str, bytes] = {}
+        self.partition: dict[str, int] = {}
+
+    def get(self, ticket_id: str):  # noqa: ANN201
+        from pipeline.domain.ticket import TicketState
+
+        raw = self.tickets.get(ticket_id)
+        return None if raw is None else TicketState.from_bytes(ticket_id, raw)
+
+    def put(self, state) -> None:  # noqa: ANN001
+        self.tickets[state.ticket_id] = state.to_bytes()
+        self.partition[state.ticket_id] = state.partition
+
+    def delete(self, ticket_id: str) -> None:
+        self.tickets.pop(ticket_id, None)
+
+    def get_clock(self, partition: int) -> None:
+        return None
+
+    def put_clock(self, partition: int, now_ms: int) -> None:
+        pass
+
+    def put_window(self, key: bytes, value: bytes | None) -> None:
+        pass
+
+    def all_states(self):  # noqa: ANN201
+        return iter(())
+
+    def all_windows(self):  # noqa: ANN201
+        return iter(())
+
+
+class CaughtUp:
+    """Positions of a worker whose commits keep up: every record before the one in hand is committed."""
+
+    def __init__(self, offsets: list[int]) -> None:
+        self._offsets = offsets
+
+    def committed(self, source: int, partition: int) -> int:
+        return self._offsets[partition]
+
+
+def open_tickets(n: int, *, commits: bool = True) -> MemoryStore:
+    """n open tickets' states, made by the pure core from their events.
+
+    With ``commits`` the worker's commits keep up, so each outbox holds only what is not yet committed
+    (the steady state); without, nothing is ever committed and every output stays in its ticket's outbox
+    (the worst case: commits stalled).
+    """
+    rng = random.Random(8)
+    offsets = [0] * PARTITIONS
+    processor = Processor(clock=EventPartitionClock(0), wall=ManualClock(START), metrics=Metrics.create(),
+                          policy=Policy(), orphan_timeout_ms=600_000, events_topic="tickets.events",
+                          positions=CaughtUp(offsets) if commits else None)
+    store = MemoryStore()
+
+    def feed(doc: dict) -> None:
+        key = doc["ticket_id"].encode()
+        p = partition_of(key)
+        processor.handle(Record("tickets.events", p, offsets[p], key, orjson.dumps(doc), None), store)
+        offsets[p] += 1
+
+    for i in range(1, n + 1):
+        tid = f"SIM-1-{i:07d}"
+        at = START + i * 1000
+        severity = rng.choices((1, 2, 3, 4), SEVERITY_MIX)[0]
+        feed({"type": "ticket.created", "ticket_id": tid, "severity": severity, "product": rng.choice(PRODUCTS),
+              "customer_id": f"desk-cust-{rng.randrange(10_000):05d}", "fastlane": rng.random() < 0.05,
+              "tier": 1, "event_id": f"{tid}-1", "occurred_at": format_rfc3339_ms(at)})
+        if i % 2 == 0:
+            feed({"type": "ticket.assigned", "ticket_id": tid, "engineer_id": f"eng-{rng.randrange(200):03d}",
+                  "event_id": f"{tid}-2", "occurred_at": format_rfc3339_ms(at + 500)})
+    return store
+
+
+async def write_changelog(bootstrap: str, store: MemoryStore) -> None:
+    await ensure_topics(bootstrap, {"tickets.events": PARTITIONS})
+    await ensure_topics(bootstrap, {CHANGELOG: PARTITIONS}, configs={CHANGELOG: {"cleanup.policy": "compact"}})
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks=1)
+    await producer.start()
+    try:
+        pending = []
+        for ticket_id, raw in store.tickets.items():
+            pending.append(await producer.send(CHANGELOG, raw, key=ticket_id.encode(),
+                                               partition=store.partition[ticket_id]))
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def read_changelog(bootstrap: str, n: int) -> float:
+    """Seconds a bare consumer takes to read the whole changelog: the floor under any recovery."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=16 * 1024 * 1024)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(CHANGELOG, p) for p in range(PARTITIONS)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        seen = 0
+        t0 = time.monotonic()
+        while seen < n:
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).values():
+                seen += len(records)
+        return time.monotonic() - t0
+    finally:
+        await consumer.stop()
+
+
+def summary(sizes: list[int]) -> dict:
+    return {"mean": round(statistics.fmean(sizes), 1), "p99": sizes[int(0.99 * (len(sizes) - 1))], "max": sizes[-1]}
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def start_and_rebuild(bootstrap: str, work: Path, data: Path, port: int, app_id: str, label: str,
+                      timeout_s: float = 3600) -> dict:
+    """Start a worker, wait for its "state rebuilt" line; return seconds, RSS, the line; stop it cleanly."""
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SLA_DATA_DIR": str(data), "SLA_WEB_PORT": str(port),
+           "SLA_CLOCK": "event", "SLA_LOG_LEVEL": "info", "SLA_APP_ID": app_id}
+    log_path = work / f"worker-{label}.log"
+    log = open(log_path, "wb")  # noqa: SIM115
+    t0 = time.monotonic()
+    worker = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env, cwd=ROOT, stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        while True:
+            if worker.poll() is not None:
+                raise SystemExit(f"worker exited; see {log_path}")
+            if time.monotonic() - t0 > timeout_s:
+                raise SystemExit(f"no 'state rebuilt' within {timeout_s:.0f} s; see {log_path}")
+            line = next((ln for ln in log_path.read_text(errors="replace").splitlines() if "state rebuilt" in ln), None)
+            if line:
+                seconds = time.monotonic() - t0
+                return {"seconds": round(seconds, 2), "rss_mib": round(rss_mib(worker.pid), 1),
+                        "log": line.split("state rebuilt", 1)[1].strip(": ")}
+            time.sleep(0.2)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(120)
+        log.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--tickets", type=int)
+    parser.add_argument("--kafka-version", default=os.environ.get("SLA_KAFKA_VERSION", "3.9.1"))
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "state_recovery.json"))
+    args = parser.parse_args()
+    n = args.tickets or (2_000 if args.quick else 1_000_000)
+
+    t0 = time.monotonic()
+    store = open_tickets(n)
+    core_s = time.monotonic() - t0
+    sizes = sorted(len(raw) for raw in store.tickets.values())
+    assert len(sizes) == n, f"{len(sizes)} states for {n} tickets"
+    stalled = sorted(len(raw) for raw in open_tickets(min(n, 100_000), commits=False).tickets.values())
+
+    work = Path(tempfile.mkdtemp(prefix="bench-state-"))
+    port = 29900 + os.getpid() % 50
+    broker = EmbeddedKafka(home=work / "kafka", version=args.kafka_version, port=port, heap="1g")
+    broker.start()
+    try:
+        asyncio.run(write_changelog(broker.bootstrap, store))
+        del store
+        read_s = asyncio.run(read_changelog(broker.bootstrap, n))
+        empty = start_and_rebuild(broker.bootstrap, work, work / "empty-data", port + 2, "bench-empty", "empty")
+        cold = start_and_rebuild(broker.bootstrap, work, work / "data", port + 2, APP_ID, "cold")
+        warm = start_and_rebuild(broker.bootstrap, work, work / "data", port + 2, APP_ID, "warm")
+    finally:
+        broker.stop()
+    result = {
+        "benchmark": "state_recovery",
+        "mode": "quick" if args.quick else "full",
+        "open_tickets": n,
+        "kafka_version": args.kafka_version,
+        "core_seconds_to_make_states": round(core_s, 1),
+        "state_bytes": summary(sizes),
+        "state_bytes_commits_stalled": {"tickets": len(stalled), **summary(stalled)},
+        "changelog_read_by_bare_consumer_seconds": round(read_s, 2),
+        "worker_without_local_rocksdb": cold,
+        "worker_with_local_rocksdb": warm,
+        "worker_with_no_tickets": empty,
+        "targets": {"state_bytes_max": 1024},
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "measured_at": format_rfc3339_ms(int(time.time() * 1000)),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
