@@ -22,10 +22,12 @@ unit: bootstrap
 bench: bootstrap
 	.venv/bin/python bench/escalation_latency.py
 	.venv/bin/python bench/throughput.py
+	.venv/bin/python bench/state_recovery.py
 
 bench-quick: bootstrap
 	.venv/bin/python bench/escalation_latency.py --quick --out /tmp/escalation_latency.quick.json
 	.venv/bin/python bench/throughput.py --quick --out /tmp/throughput.quick.json
+	.venv/bin/python bench/state_recovery.py --quick --out /tmp/state_recovery.quick.json
 
 bootstrap:
 	@scripts/bootstrap.sh

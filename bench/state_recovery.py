@@ -6,8 +6,9 @@
    process them, its commits keeping up. Each ticket's serialized state is measured: mean, p99, max
    bytes (target: <= 1 KiB). Also the worst case, with nothing ever committed so every output stays
    in its ticket's outbox, over up to 100,000 tickets.
-2. Those states are written to the ``tickets`` table's changelog topic, each to the partition the
-   ticket's events hash to, as the worker's own writes would have put them.
+2. What that worker leaves in Kafka is written there: the events on ``tickets.events``, the consumer
+   group's offsets committed at their end, and the states on the ``tickets`` table's changelog, each
+   on the partition the ticket's events hash to.
 3. Baseline: a bare aiokafka consumer reads the whole changelog (the least any recovery must do).
 4. A worker starts on an empty data directory: it rebuilds its RocksDB tables from the changelog and
    then its in-memory index. Time from start until it logs "state rebuilt", and its RSS then.
@@ -68,6 +69,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.tickets: dict[str, bytes] = {}
         self.partition: dict[str, int] = {}
+        self.events: list[tuple[int, bytes, bytes]] = []  # (partition, key, value) in processing order
 
     def get(self, ticket_id: str):  # noqa: ANN201
         from pipeline.domain.ticket import TicketState
@@ -125,7 +127,9 @@ def open_tickets(n: int, *, commits: bool = True) -> MemoryStore:
     def feed(doc: dict) -> None:
         key = doc["ticket_id"].encode()
         p = partition_of(key)
-        processor.handle(Record("tickets.events", p, offsets[p], key, orjson.dumps(doc), None), store)
+        value = orjson.dumps(doc)
+        processor.handle(Record("tickets.events", p, offsets[p], key, value, None), store)
+        store.events.append((p, key, value))
         offsets[p] += 1
 
     for i in range(1, n + 1):
@@ -141,22 +145,36 @@ def open_tickets(n: int, *, commits: bool = True) -> MemoryStore:
     return store
 
 
-async def write_changelog(bootstrap: str, store: MemoryStore) -> None:
+async def write_worker_history(bootstrap: str, store: MemoryStore) -> None:
+    """What a worker that processed these events and committed them leaves in Kafka: the events, the
+    group's committed offsets at their end, and the tickets table's changelog."""
     await ensure_topics(bootstrap, {"tickets.events": PARTITIONS})
     await ensure_topics(bootstrap, {CHANGELOG: PARTITIONS}, configs={CHANGELOG: {"cleanup.policy": "compact"}})
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks=1)
     await producer.start()
     try:
         pending = []
-        for ticket_id, raw in store.tickets.items():
-            pending.append(await producer.send(CHANGELOG, raw, key=ticket_id.encode(),
-                                               partition=store.partition[ticket_id]))
+        rows = [("tickets.events", p, key, value) for p, key, value in store.events]
+        rows += [(CHANGELOG, store.partition[tid], tid.encode(), raw) for tid, raw in store.tickets.items()]
+        for topic, partition, key, value in rows:
+            pending.append(await producer.send(topic, value, key=key, partition=partition))
             if len(pending) >= 20_000:
                 await asyncio.gather(*pending)
                 pending.clear()
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
+    ends = [0] * PARTITIONS
+    for p, _, _ in store.events:
+        ends[p] += 1
+    group = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=APP_ID, enable_auto_commit=False)
+    await group.start()
+    try:
+        tps = [TopicPartition("tickets.events", p) for p in range(PARTITIONS)]
+        group.assign(tps)
+        await group.commit({tp: ends[tp.partition] for tp in tps})
+    finally:
+        await group.stop()
 
 
 async def read_changelog(bootstrap: str, n: int) -> float:
@@ -238,7 +256,7 @@ def main() -> int:
     broker = EmbeddedKafka(home=work / "kafka", version=args.kafka_version, port=port, heap="1g")
     broker.start()
     try:
-        asyncio.run(write_changelog(broker.bootstrap, store))
+        asyncio.run(write_worker_history(broker.bootstrap, store))
         del store
         read_s = asyncio.run(read_changelog(broker.bootstrap, n))
         empty = start_and_rebuild(broker.bootstrap, work, work / "empty-data", port + 2, "bench-empty", "empty")

@@ -196,7 +196,9 @@ class Processor:
         for state in store.all_states():
             self._index(state)
             held += len(state.held)
-            if state.outbox:
+            # Only outboxes holding an output of an uncommitted record: those of committed records are left for
+            # the ticket's next write to prune (rewriting a million states at start-up cost minutes).
+            if state.outbox and self._uncommitted(state):
                 self._outbox_tickets.setdefault(state.partition, []).append(state.ticket_id)
         self.windows.load(store.all_windows())
         self._held = held
@@ -517,10 +519,13 @@ class Processor:
         self._unanswered.get(state.partition, {}).pop(state.ticket_id, None)
 
     def _prune_outbox(self, state: TicketState) -> None:
-        if not state.outbox:
-            return
+        if state.outbox:
+            state.outbox = self._uncommitted(state)
+
+    def _uncommitted(self, state: TicketState) -> list[Pending]:
+        """The outbox entries whose source record is not known to be committed."""
         committed = {src: self.positions.committed(src, state.partition) for src in (SOURCE_EVENTS, SOURCE_TICKS)}
-        state.outbox = [p for p in state.outbox if committed[p.source] is None or p.offset >= committed[p.source]]
+        return [p for p in state.outbox if committed[p.source] is None or p.offset >= committed[p.source]]
 
     def _reject(self, letter: DeadLetter) -> DeadLetter:
         self._child(self.metrics.events_rejected, reason=letter.reason).inc()

@@ -34,3 +34,25 @@ def test_throughput_bench_measures_the_pipeline_and_its_baseline(tmp_path: Path)
     assert result["baseline_events_per_s"] > 0 and result["pipeline_events_per_s"] > 0
     assert result["ratio"] == round(result["pipeline_events_per_s"] / result["baseline_events_per_s"], 3) or \
         abs(result["ratio"] - result["pipeline_events_per_s"] / result["baseline_events_per_s"]) < 0.01
+    assert result["faust_floor_events_per_s"] > 0
+    scale = result["scale_out"]
+    assert scale["events"] == 3000
+    assert scale["one_worker_events_per_s"] > 0 and scale["two_workers_events_per_s"] > 0
+
+
+def test_state_recovery_bench_rebuilds_every_ticket_cold_and_warm(tmp_path: Path) -> None:
+    out = tmp_path / "state.json"
+    done = subprocess.run(
+        [sys.executable, "bench/state_recovery.py", "--tickets", "300", "--kafka-version", VERSIONS[0],
+         "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["open_tickets"] == 300
+    sizes = result["state_bytes"]
+    assert 0 < sizes["mean"] <= sizes["p99"] <= sizes["max"]
+    # both restarts found every ticket the changelog holds (each open ticket has a deadline ahead)
+    for run in ("worker_without_local_rocksdb", "worker_with_local_rocksdb"):
+        assert result[run]["log"].startswith("300 tickets with a timer"), result[run]
+        assert result[run]["seconds"] > 0 and result[run]["rss_mib"] > 0
+    assert result["worker_with_no_tickets"]["log"].startswith("0 tickets with a timer")
