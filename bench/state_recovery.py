@@ -13,7 +13,7 @@
 4. A worker starts on an empty data directory: it rebuilds its RocksDB tables from the changelog and
    then its in-memory index. Time from start until it logs "state rebuilt", and its RSS then.
 5. It stops cleanly and starts again on its local RocksDB: the same two numbers.
-6. For comparison, the RSS of a worker of another app id with no tickets at all, in the same run.
+6. For comparison, the RSS of a worker of another app id, on an empty events topic: no tickets at all.
 
     .venv/bin/python bench/state_recovery.py                 # full: 1,000,000 tickets
     .venv/bin/python bench/state_recovery.py --quick         # 2,000 tickets: keeps the harness alive
@@ -208,10 +208,10 @@ def rss_mib(pid: int) -> float:
 
 
 def start_and_rebuild(bootstrap: str, work: Path, data: Path, port: int, app_id: str, label: str,
-                      timeout_s: float = 3600) -> dict:
+                      timeout_s: float = 3600, events_topic: str = "tickets.events") -> dict:
     """Start a worker, wait for its "state rebuilt" line; return seconds, RSS, the line; stop it cleanly."""
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SLA_DATA_DIR": str(data), "SLA_WEB_PORT": str(port),
-           "SLA_CLOCK": "event", "SLA_LOG_LEVEL": "info", "SLA_APP_ID": app_id}
+           "SLA_CLOCK": "event", "SLA_LOG_LEVEL": "info", "SLA_APP_ID": app_id, "SLA_TOPIC_EVENTS": events_topic}
     log_path = work / f"worker-{label}.log"
     log = open(log_path, "wb")  # noqa: SIM115
     t0 = time.monotonic()
@@ -259,7 +259,8 @@ def main() -> int:
         asyncio.run(write_worker_history(broker.bootstrap, store))
         del store
         read_s = asyncio.run(read_changelog(broker.bootstrap, n))
-        empty = start_and_rebuild(broker.bootstrap, work, work / "empty-data", port + 2, "bench-empty", "empty")
+        empty = start_and_rebuild(broker.bootstrap, work, work / "empty-data", port + 2, "bench-empty", "empty",
+                                  events_topic="empty.events")
         cold = start_and_rebuild(broker.bootstrap, work, work / "data", port + 2, APP_ID, "cold")
         warm = start_and_rebuild(broker.bootstrap, work, work / "data", port + 2, APP_ID, "warm")
     finally:
