@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,12 +23,10 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from common import ROOT, start_worker, stop, write_result
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms  # noqa: E402
-from pipeline.kafka.embedded import EmbeddedKafka  # noqa: E402
+from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from pipeline.kafka.embedded import EmbeddedKafka
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -101,11 +95,9 @@ def main() -> int:
     web = port + 2
     policy = work / "policy.toml"
     policy.write_text("[irt]\ntargets_minutes = { 1 = 1 }\n")
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "SLA_DATA_DIR": str(work / "data"),
-           "SLA_WEB_PORT": str(web), "SLA_CLOCK": "wall", "SLA_LOG_LEVEL": "warning", "SLA_POLICY_FILE": str(policy)}
-    log = open(work / "worker.log", "wb")  # noqa: SIM115
-    worker = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env, cwd=ROOT, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    worker = start_worker({"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "SLA_DATA_DIR": str(work / "data"),
+                           "SLA_WEB_PORT": str(web), "SLA_CLOCK": "wall", "SLA_LOG_LEVEL": "warning",
+                           "SLA_POLICY_FILE": str(policy)}, work / "worker.log")
     try:
         deadline = time.monotonic() + 120
         while True:  # ready when /metrics answers
@@ -122,8 +114,7 @@ def main() -> int:
         latencies = sorted(asyncio.run(collect(broker.bootstrap, "sla.escalations", want,
                                                timeout_s=lead + spread + 120)))
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(30)
+        stop([worker], timeout_s=30)
         broker.stop()
 
     result = {
@@ -136,12 +127,8 @@ def main() -> int:
         "max_s": round(latencies[-1], 4) if latencies else None,
         "mean_s": round(statistics.fmean(latencies), 4) if latencies else None,
         "target_p99_s": 1.0,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "measured_at": format_rfc3339_ms(int(time.time() * 1000)),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, result)
     return 0 if latencies else 1
 
 

@@ -23,32 +23,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
+from common import ROOT, Row, produce_all, read_all, start_worker, stop, write_result
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from pipeline.domain.clock import EventPartitionClock, ManualClock  # noqa: E402
-from pipeline.domain.policy import Policy  # noqa: E402
-from pipeline.domain.timefmt import format_rfc3339_ms  # noqa: E402
-from pipeline.kafka.admin import ensure_topics  # noqa: E402
-from pipeline.kafka.embedded import EmbeddedKafka  # noqa: E402
-from pipeline.metrics import Metrics  # noqa: E402
-from pipeline.processor import Processor, Record  # noqa: E402
+from pipeline.domain.clock import EventPartitionClock, ManualClock
+from pipeline.domain.policy import Policy
+from pipeline.domain.timefmt import format_rfc3339_ms
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.embedded import EmbeddedKafka
+from pipeline.metrics import Metrics
+from pipeline.processor import Processor, Record
 
 PARTITIONS = 4
 APP_ID = "bench-state"
@@ -150,20 +144,9 @@ async def write_worker_history(bootstrap: str, store: MemoryStore) -> None:
     group's committed offsets at their end, and the tickets table's changelog."""
     await ensure_topics(bootstrap, {"tickets.events": PARTITIONS})
     await ensure_topics(bootstrap, {CHANGELOG: PARTITIONS}, configs={CHANGELOG: {"cleanup.policy": "compact"}})
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks=1)
-    await producer.start()
-    try:
-        pending = []
-        rows = [("tickets.events", p, key, value) for p, key, value in store.events]
-        rows += [(CHANGELOG, store.partition[tid], tid.encode(), raw) for tid, raw in store.tickets.items()]
-        for topic, partition, key, value in rows:
-            pending.append(await producer.send(topic, value, key=key, partition=partition))
-            if len(pending) >= 20_000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
+    rows: list[Row] = [("tickets.events", p, key, value) for p, key, value in store.events]
+    rows += [(CHANGELOG, store.partition[tid], tid.encode(), raw) for tid, raw in store.tickets.items()]
+    await produce_all(bootstrap, rows)
     ends = [0] * PARTITIONS
     for p, _, _ in store.events:
         ends[p] += 1
@@ -179,21 +162,7 @@ async def write_worker_history(bootstrap: str, store: MemoryStore) -> None:
 
 async def read_changelog(bootstrap: str, n: int) -> float:
     """Seconds a bare consumer takes to read the whole changelog: the floor under any recovery."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=16 * 1024 * 1024)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(CHANGELOG, p) for p in range(PARTITIONS)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        seen = 0
-        t0 = time.monotonic()
-        while seen < n:
-            for records in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).values():
-                seen += len(records)
-        return time.monotonic() - t0
-    finally:
-        await consumer.stop()
+    return await read_all(bootstrap, CHANGELOG, PARTITIONS, n)
 
 
 def summary(sizes: list[int]) -> dict:
@@ -210,13 +179,11 @@ def rss_mib(pid: int) -> float:
 def start_and_rebuild(bootstrap: str, work: Path, data: Path, port: int, app_id: str, label: str,
                       timeout_s: float = 3600, events_topic: str = "tickets.events") -> dict:
     """Start a worker, wait for its "state rebuilt" line; return seconds, RSS, the line; stop it cleanly."""
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SLA_DATA_DIR": str(data), "SLA_WEB_PORT": str(port),
-           "SLA_CLOCK": "event", "SLA_LOG_LEVEL": "info", "SLA_APP_ID": app_id, "SLA_TOPIC_EVENTS": events_topic}
     log_path = work / f"worker-{label}.log"
-    log = open(log_path, "wb")  # noqa: SIM115
     t0 = time.monotonic()
-    worker = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env, cwd=ROOT, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    worker = start_worker({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SLA_DATA_DIR": str(data), "SLA_WEB_PORT": str(port),
+                           "SLA_CLOCK": "event", "SLA_LOG_LEVEL": "info", "SLA_APP_ID": app_id,
+                           "SLA_TOPIC_EVENTS": events_topic}, log_path)
     try:
         while True:
             if worker.poll() is not None:
@@ -230,9 +197,7 @@ def start_and_rebuild(bootstrap: str, work: Path, data: Path, port: int, app_id:
                         "log": line.split("state rebuilt", 1)[1].strip(": ")}
             time.sleep(0.2)
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(120)
-        log.close()
+        stop([worker])
 
 
 def main() -> int:
@@ -278,12 +243,8 @@ def main() -> int:
         "worker_with_local_rocksdb": warm,
         "worker_with_no_tickets": empty,
         "targets": {"state_bytes_max": 1024},
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "measured_at": format_rfc3339_ms(int(time.time() * 1000)),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, result)
     return 0
 
 

@@ -22,8 +22,6 @@ import asyncio
 import itertools
 import json
 import os
-import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,16 +30,12 @@ import urllib.request
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from common import ROOT, produce_all, read_all, start_worker, stop, write_result
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from pipeline.domain.timefmt import format_rfc3339_ms  # noqa: E402
-from pipeline.kafka.admin import ensure_topics  # noqa: E402
-from pipeline.kafka.embedded import EmbeddedKafka  # noqa: E402
-from pipeline.simulate.generator import events  # noqa: E402
-from pipeline.simulate.profile import load_profile  # noqa: E402
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.embedded import EmbeddedKafka
+from pipeline.simulate.generator import events
+from pipeline.simulate.profile import load_profile
 
 TOPIC = "tickets.events"
 START = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -50,42 +44,15 @@ STALL_S = 180  # a run whose count stands still this long has stalled: it fails 
 
 async def fill(bootstrap: str, n: int, topic: str = TOPIC) -> float:
     await ensure_topics(bootstrap, {topic: 4})
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024,
-                                compression_type=None, acks=1)
-    await producer.start()
     t0 = time.monotonic()
-    try:
-        pending = []
-        for doc in itertools.islice(events(load_profile(), 1, START), n):
-            pending.append(await producer.send(topic, orjson.dumps(doc), key=doc["ticket_id"].encode()))
-            if len(pending) >= 20_000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
+    docs = itertools.islice(events(load_profile(), 1, START), n)
+    await produce_all(bootstrap, ((topic, None, doc["ticket_id"].encode(), orjson.dumps(doc)) for doc in docs))
     return time.monotonic() - t0
 
 
 async def baseline(bootstrap: str, n: int) -> float:
     """Seconds a bare consumer takes to read and decode all n records."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=16 * 1024 * 1024)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(TOPIC, p) for p in range(4)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        seen = 0
-        t0 = time.monotonic()
-        while seen < n:
-            for records in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).values():
-                for r in records:
-                    orjson.loads(r.value)
-                    seen += 1
-        return time.monotonic() - t0
-    finally:
-        await consumer.stop()
+    return await read_all(bootstrap, TOPIC, 4, n, orjson.loads)
 
 
 def counted(port: int) -> float:
@@ -104,14 +71,12 @@ def counted(port: int) -> float:
 def pipeline_rate(bootstrap: str, n: int, work: Path, port: int, *, workers: int = 1, topic: str = TOPIC,
                   app_id: str = "bench") -> tuple[float, float]:
     """(seconds from first to last event counted, events counted) for `workers` workers draining the topic."""
-    procs = []
-    for i in range(workers):
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SLA_DATA_DIR": str(work / f"{app_id}-data-{i}"),
-               "SLA_WEB_PORT": str(port + i), "SLA_CLOCK": "event", "SLA_LOG_LEVEL": "warning",
-               "SLA_APP_ID": app_id, "SLA_TOPIC_EVENTS": topic}
-        log = open(work / f"{app_id}-worker-{i}.log", "wb")  # noqa: SIM115
-        procs.append(subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env, cwd=ROOT,
-                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+    procs = [
+        start_worker({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SLA_DATA_DIR": str(work / f"{app_id}-data-{i}"),
+                      "SLA_WEB_PORT": str(port + i), "SLA_CLOCK": "event", "SLA_LOG_LEVEL": "warning",
+                      "SLA_APP_ID": app_id, "SLA_TOPIC_EVENTS": topic}, work / f"{app_id}-worker-{i}.log")
+        for i in range(workers)
+    ]
     try:
         first = last = None
         moved = (time.monotonic(), -1.0)  # when the count last changed, and to what
@@ -142,11 +107,7 @@ def pipeline_rate(bootstrap: str, n: int, work: Path, port: int, *, workers: int
         assert first is not None and last is not None
         return last[0] - first[0], last[1] - first[1]
     finally:
-        for worker in procs:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGTERM)
-        for worker in procs:
-            worker.wait(60)
+        stop(procs)
 
 
 def faust_floor(bootstrap: str, n: int, work: Path, port: int) -> float:
@@ -162,8 +123,7 @@ def faust_floor(bootstrap: str, n: int, work: Path, port: int) -> float:
             raise SystemExit(f"the Faust floor exited without a result; see {work / 'floor.log'}")
         return float(json.loads(line)["seconds"])
     finally:
-        os.killpg(floor.pid, signal.SIGTERM)
-        floor.wait(60)
+        stop([floor])
 
 
 def main() -> int:
@@ -208,12 +168,8 @@ def main() -> int:
         "scale_out": {"events": m, "one_worker_events_per_s": round(one_rate),
                       "two_workers_events_per_s": round(two_rate), "speed_up": round(two_rate / one_rate, 2)},
         "targets": {"ratio": 0.5, "pipeline_events_per_s": 20000},
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "measured_at": format_rfc3339_ms(int(time.time() * 1000)),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, result)
     return 0
 
 
