@@ -42,7 +42,7 @@ from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.embedded import EmbeddedKafka
 from pipeline.metrics import Metrics
-from pipeline.processor import Processor, Record
+from pipeline.processing.processor import Processor, Record
 
 PARTITIONS = 4
 APP_ID = "bench-state"

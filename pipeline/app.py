@@ -17,12 +17,12 @@ from pipeline.agents import engineers as engineers_agent
 from pipeline.agents import tickets as tickets_agent
 from pipeline.domain.clock import Clock, EventPartitionClock, WallClock, WallPartitionClock
 from pipeline.domain.policy import Policy, load_policy
-from pipeline.engineer_view import EngineerView, follow_changelog
 from pipeline.kafka.admin import MAX_MESSAGE_BYTES
 from pipeline.metrics import Metrics
-from pipeline.processor import Processor
+from pipeline.processing.processor import Processor
 from pipeline.settings import Settings
 from pipeline.tables import tickets as tickets_tables
+from pipeline.tables.engineer_view import EngineerView, follow_changelog
 
 RUNBOOKS = Path(__file__).resolve().parents[1] / "docs" / "runbooks.md"
 RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}

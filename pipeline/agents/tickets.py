@@ -15,7 +15,7 @@ import time
 import faust
 from faust.types import TP
 
-from pipeline.processor import DeadLetter, Emit, Output, Processor, Record
+from pipeline.processing.processor import DeadLetter, Emit, Output, Processor, Record
 from pipeline.tables.tickets import TableStore
 
 log = logging.getLogger(__name__)

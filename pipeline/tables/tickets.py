@@ -28,7 +28,7 @@ def declare_engineers(app: faust.App, partitions: int) -> faust.Table:
 
 
 class TableStore:
-    """The processor's :class:`pipeline.processor.Store` over the Faust tables."""
+    """The processor's :class:`pipeline.processing.processor.Store` over the Faust tables."""
 
     def __init__(self, tickets: faust.Table, clocks: faust.Table, windows: faust.Table) -> None:
         self._tickets = tickets

@@ -10,7 +10,7 @@ import orjson
 
 from pipeline.domain.engineers import EngineerState, Fact
 from pipeline.domain.policy import Policy
-from pipeline.engineer_view import EngineerView
+from pipeline.tables.engineer_view import EngineerView
 from tests import scenario
 from tests.integration.conftest import Broker, Topics, collect_unique
 from tests.integration.test_sla_engine import publish_scenario

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.domain.engineers import DAY_MS, EngineerState, Fact, stack_rank
 from pipeline.domain.policy import Policy
-from pipeline.processor import Emit
+from pipeline.processing.processor import Emit
 from tests.desk import HOUR, MIN, T0, Desk
 
 NOW = T0 + 6 * HOUR
@@ -144,8 +144,8 @@ def _ts(ms: int) -> str:
 
 
 def test_the_terminal_table_has_every_column_and_lists_the_unranked_last() -> None:
-    from pipeline.engineer_view import EngineerView
-    from pipeline.stackrank_view import table
+    from pipeline.cli.stackrank import table
+    from pipeline.tables.engineer_view import EngineerView
 
     view = EngineerView(Policy(), event_time=True)
     view.states = {"B": build("B", [(300, True)] * 5, ["very_satisfied"] * 5, [95]),

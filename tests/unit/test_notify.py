@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from pipeline.escalations_view import line
+from pipeline.cli.escalations import line
 from pipeline.notify import Notifier, NotifyConfig, to_alert
 
 CONFIG = NotifyConfig(runbook_base_url="http://noc.example/runbooks", reassert_s=60)

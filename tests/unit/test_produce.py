@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
+from pipeline.cli.produce import ProduceReport, key_and_timestamp, read_lines
 from pipeline.domain.timefmt import parse_rfc3339_ms
-from pipeline.produce import ProduceReport, key_and_timestamp, read_lines
 
 
 def test_key_and_timestamp_come_from_the_event() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 
-from pipeline.replay import CsvMapping, csv_rows, jsonl_rows
+from pipeline.cli.replay import CsvMapping, csv_rows, jsonl_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipeline.demo import Snapshot, render
+from pipeline.cli.demo import Snapshot, render
 from pipeline.domain.events import Event, decode
 from pipeline.errors import ConfigError
 from pipeline.simulate.generator import DAY, MONTH, events, rhythm

@@ -9,7 +9,7 @@ from pipeline.domain.clock import WallPartitionClock
 from pipeline.domain.policy import Policy
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.metrics import Metrics
-from pipeline.processor import Emit, Processor
+from pipeline.processing.processor import Emit, Processor
 from tests.desk import HOUR, MIN, SEC, T0, Desk
 from tests.fakes import TICKS
 

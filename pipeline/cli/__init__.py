@@ -222,7 +222,7 @@ def run_worker(settings: Settings) -> int:
 
 
 def _cmd_produce(args: argparse.Namespace) -> int:
-    from pipeline.produce import open_input, produce_lines, read_lines
+    from pipeline.cli.produce import open_input, produce_lines, read_lines
 
     settings = Settings.from_env(os.environ)
     topic = args.topic or settings.topic_events
@@ -263,7 +263,7 @@ def _cmd_notify(args: argparse.Namespace) -> int:
 
 
 def _cmd_escalations(args: argparse.Namespace) -> int:
-    from pipeline.escalations_view import follow
+    from pipeline.cli.escalations import follow
 
     logging.getLogger("aiokafka").setLevel(logging.WARNING)  # the terminal is for escalations
     settings = Settings.from_env(os.environ)
@@ -277,7 +277,7 @@ def _cmd_stackrank(args: argparse.Namespace) -> int:
 
     import orjson
 
-    from pipeline.stackrank_view import table
+    from pipeline.cli.stackrank import table
 
     settings = Settings.from_env(os.environ)
     base = args.url or f"http://127.0.0.1:{settings.web_port}"
@@ -359,7 +359,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 def _cmd_replay(args: argparse.Namespace) -> int:
 
-    from pipeline import replay
+    from pipeline.cli import replay
 
     settings = Settings.from_env(os.environ)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
@@ -387,7 +387,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from pipeline import demo
+    from pipeline.cli import demo
     from pipeline.kafka.embedded import DEFAULT_VERSION
 
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
@@ -423,6 +423,3 @@ def _cmd_run(args: argparse.Namespace) -> int:
             broker.stop()
             print("stopped the embedded Kafka broker")
 
-
-if __name__ == "__main__":
-    sys.exit(main())

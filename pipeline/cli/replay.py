@@ -23,11 +23,11 @@ from zoneinfo import ZoneInfo
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from pipeline.cli.produce import key_and_timestamp
 from pipeline.domain.events import Event, decode
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.errors import ConfigError
 from pipeline.kafka.admin import MAX_MESSAGE_BYTES
-from pipeline.produce import key_and_timestamp
 
 Row = tuple[int, bytes | None, bytes | None, str | None]  # (line, key, value, problem)
 

@@ -29,10 +29,10 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
+from pipeline.cli.escalations import line as escalation_line
 from pipeline.domain.policy import SEVERITIES, Policy
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.errors import PipelineError
-from pipeline.escalations_view import line as escalation_line
 from pipeline.kafka.embedded import DEFAULT_VERSION, EmbeddedKafka
 from pipeline.ports import port_free
 from pipeline.signals import stop_on_signals
@@ -40,7 +40,7 @@ from pipeline.simulate.generator import events as simulated_events
 from pipeline.simulate.player import PlayStats, play
 from pipeline.simulate.profile import load_profile
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclasses.dataclass(frozen=True)

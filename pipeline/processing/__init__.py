@@ -1,0 +1,1 @@
+"""The worker's record path without Faust: routing, outbox, output counting."""
