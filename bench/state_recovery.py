@@ -42,7 +42,8 @@ from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.embedded import EmbeddedKafka
 from pipeline.metrics import Metrics
-from pipeline.processing.processor import Processor, Record
+from pipeline.processing.io import Record
+from pipeline.processing.processor import Processor
 
 PARTITIONS = 4
 APP_ID = "bench-state"

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from pipeline.domain.bizcrit import KINDS
+from pipeline.domain.bizcrit import BOARD_RUNGS, KINDS, rungs_that_page
 from pipeline.domain.events import DSAT_RATINGS, EVENT_TYPES
 from pipeline.domain.policy import SEVERITIES, Policy
 from pipeline.domain.windows import WINDOWS_MS
@@ -50,6 +50,7 @@ class Metrics:
     ttw_seconds: Histogram
     outputs_republished: Counter
     escalations: Counter
+    escalation_pages: Counter
     dsat_reviews: Counter
     rebalances: Counter
     processing: Histogram
@@ -93,6 +94,9 @@ class Metrics:
                 ["topic"], registry=reg),
             escalations=Counter("sla_escalations_total", "BizCrit escalations emitted, by kind.", ["kind"],
                                 registry=reg),
+            escalation_pages=Counter("sla_escalation_pages_total",
+                                     "Escalations of a rung that pages on-call (level 2 and up), by kind.", ["kind"],
+                                     registry=reg),
             dsat_reviews=Counter("sla_dsat_reviews_total", "Neutral or dissatisfied surveys sent to the DSAT review.",
                                  ["rating"], registry=reg),
             rebalances=Counter("sla_rebalances_total", "Partition assignments this worker received.", registry=reg),
@@ -102,6 +106,8 @@ class Metrics:
         )
         for kind in KINDS:
             metrics.escalations.labels(kind=kind)
+        for kind, _level in rungs_that_page():
+            metrics.escalation_pages.labels(kind=kind)
         for topic in ("outcomes", "escalations", "facts", "dsat"):
             metrics.outputs_republished.labels(topic=topic)
         for rating in sorted(DSAT_RATINGS):
@@ -145,11 +151,11 @@ class _StateCollector(Collector):
         bizcrit = GaugeMetricFamily("sla_bizcrit_open_tickets", "Open BizCrit tickets on this worker's partitions.")
         by_rung = GaugeMetricFamily(
             "sla_bizcrit_open_tickets_by_rung",
-            "Open BizCrit tickets by the highest BizCrit rung reached (none, tier3, management, executive).",
+            f"Open BizCrit tickets by the highest BizCrit rung reached ({', '.join(BOARD_RUNGS)}).",
             labels=["rung"])
         counts: dict = {}
         risky: dict = {}
-        rungs: dict = {"none": 0, "tier3": 0, "management": 0, "executive": 0}
+        rungs: dict = dict.fromkeys(BOARD_RUNGS, 0)
         for view in self._views:
             counts = view.window_counts()
             risky = view.at_risk_counts()

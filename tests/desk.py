@@ -8,7 +8,8 @@ from pipeline.domain.clock import EventPartitionClock, ManualClock, WallPartitio
 from pipeline.domain.policy import Policy
 from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 from pipeline.metrics import Metrics
-from pipeline.processing.processor import Emit, Processor
+from pipeline.processing.io import Emit
+from pipeline.processing.processor import Processor
 from tests.fakes import TICKS, DictStore, Feed
 
 T0 = parse_rfc3339_ms("2026-03-02T09:00:00Z")

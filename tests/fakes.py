@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import orjson
 
 from pipeline.domain.ticket import TicketState
-from pipeline.processing.processor import Record
+from pipeline.processing.io import Record
 
 
 class DictStore:

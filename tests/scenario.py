@@ -16,7 +16,8 @@ from pipeline.domain.clock import EventPartitionClock, ManualClock
 from pipeline.domain.policy import Policy
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.metrics import Metrics
-from pipeline.processing.processor import Emit, Processor, Record
+from pipeline.processing.io import Emit, Record
+from pipeline.processing.processor import Processor
 from tests.fakes import DictStore
 
 T0 = 1_772_442_000_000  # 2026-03-02T09:00:00Z

@@ -15,7 +15,8 @@ import time
 import faust
 from faust.types import TP
 
-from pipeline.processing.processor import DeadLetter, Emit, Output, Processor, Record
+from pipeline.processing.io import DeadLetter, Emit, Output, Record
+from pipeline.processing.processor import Processor
 from pipeline.tables.tickets import TableStore
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,32 @@ TIER3, MANAGEMENT, EXECUTIVE, EXITED = "bizcrit_tier3", "bizcrit_management", "b
 IRT_RUNGS = ((IRT_AT_RISK, 1), (IRT_AT_RISK, 2), (IRT_BREACHED, 3))
 BIZCRIT_RUNGS = ((TIER3, 1), (MANAGEMENT, 2), (EXECUTIVE, 3))
 KINDS = (IRT_AT_RISK, IRT_BREACHED, TIER3, MANAGEMENT, EXECUTIVE, EXITED)
+# Open BizCrit tickets are counted by the highest BizCrit rung their stint has reached ("none" before tier 3).
+BOARD_RUNGS = ("none", *(kind.removeprefix("bizcrit_") for kind, _ in BIZCRIT_RUNGS))
+PAGE_LEVEL = 2  # level 2 and up pages on-call; lower levels (and the exit) go to the NOC
 _WHO = {TIER3: "engineering (tier 3) engaged", MANAGEMENT: "senior management engaged",
         EXECUTIVE: "executive engaged"}
+_ENGAGE = {TIER3: "engage tier 3", MANAGEMENT: "engage senior management", EXECUTIVE: "engage an executive"}
+
+
+def pages(kind: str, level: int) -> bool:
+    """Does this rung page on-call? The one rule: the notifier, the metrics and the boards all ask it."""
+    return kind != EXITED and level >= PAGE_LEVEL
+
+
+def rungs_that_page() -> list[tuple[str, int]]:
+    return [(kind, level) for kind, level in (*IRT_RUNGS, *BIZCRIT_RUNGS) if pages(kind, level)]
+
+
+def bizcrit_rung_title(kind: str, policy: Policy) -> str:
+    """``BizCrit 30 min without workaround, engage tier 3``: the rung's time from the policy."""
+    after = policy.bizcrit_rungs_ms[[k for k, _ in BIZCRIT_RUNGS].index(kind)]
+    return f"BizCrit {duration(after)} without workaround, {_ENGAGE[kind]}"
+
+
+def share_words(share: float) -> str:
+    """A share of a budget as a support manager says it: "half", or "80 %"."""
+    return "half" if share == 0.5 else f"{share:.0%}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -110,10 +134,10 @@ def _label(state: TicketState) -> str:
 
 def _reason(state: TicketState, kind: str, level: int, at: int, target: int, budget: float | None) -> str:
     if kind in (IRT_AT_RISK, IRT_BREACHED):
-        waited = _duration(at - state.created_at)  # type: ignore[operator]
+        waited = duration(at - state.created_at)  # type: ignore[operator]
         verb = "has breached its" if kind == IRT_BREACHED else f"has used {budget:.0%} of its"
-        return f"{_label(state)} is unanswered after {waited} and {verb} {_duration(target)} IRT target"
-    stint = _duration(at - state.bizcrit_since)  # type: ignore[operator]
+        return f"{_label(state)} is unanswered after {waited} and {verb} {duration(target)} IRT target"
+    stint = duration(at - state.bizcrit_since)  # type: ignore[operator]
     return f"{_label(state)} has been BizCrit for {stint} without a workaround: {_WHO[kind]}"
 
 
@@ -127,7 +151,8 @@ def _exit_reason(state: TicketState, cause: Event | None) -> str:
     return f"{_label(state)} left BizCrit: {why}"
 
 
-def _duration(ms: int) -> str:
+def duration(ms: int) -> str:
+    """``2 h``, ``1 h 30 min``, ``7 min 30 s``."""
     minutes, seconds = divmod(max(0, ms) // 1000, 60)
     hours, minutes = divmod(minutes, 60)
     if hours:

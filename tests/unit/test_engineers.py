@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.domain.engineers import DAY_MS, EngineerState, Fact, stack_rank
 from pipeline.domain.policy import Policy
-from pipeline.processing.processor import Emit
+from pipeline.processing.io import Emit
 from tests.desk import HOUR, MIN, T0, Desk
 
 NOW = T0 + 6 * HOUR

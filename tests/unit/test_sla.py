@@ -9,7 +9,8 @@ from pipeline.domain.clock import WallPartitionClock
 from pipeline.domain.policy import Policy
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.metrics import Metrics
-from pipeline.processing.processor import Emit, Processor
+from pipeline.processing.io import Emit
+from pipeline.processing.processor import Processor
 from tests.desk import HOUR, MIN, SEC, T0, Desk
 from tests.fakes import TICKS
 
@@ -224,7 +225,7 @@ def test_outputs_of_uncommitted_records_are_published_again_after_a_restart() ->
     """kill -9 after the state was written but before the outcome reached Kafka: nothing may be lost."""
     desk = Desk()
     positions = Committed()
-    desk.proc.positions = positions
+    desk.proc.outbox.positions = positions
     desk.create("T1", severity=2)  # offset 0
     desk.send("ticket.responded", "T1", at=T0 + 5 * MIN, engineer_id="E1")  # offset 1: IRT met
     desk.create("T2", severity=2)  # offset 2

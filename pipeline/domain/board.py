@@ -1,0 +1,71 @@
+"""What the NOC board counts over the open tickets a worker owns: unanswered tickets at risk, open BizCrit
+tickets by the highest rung reached. Pure: the processor keeps it current as tickets change, and the
+metrics read it at scrape time with each partition's clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pipeline.domain import bizcrit, sla
+from pipeline.domain.policy import Policy
+from pipeline.domain.ticket import TicketState
+
+NowOf = Callable[[int], "int | None"]  # partition -> its clock's now (None before its first record)
+
+
+class OpenTickets:
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._unanswered: dict[int, dict[str, tuple[int, int, int]]] = {}  # p -> tid -> (sev, created, deadline)
+        self._bizcrit: dict[int, dict[str, int]] = {}  # p -> tid -> BizCrit since
+
+    def clear(self) -> None:
+        self._unanswered.clear()
+        self._bizcrit.clear()
+
+    def index(self, state: TicketState) -> None:
+        """Note a ticket as it is now (after every change)."""
+        bizcrit_tickets = self._bizcrit.setdefault(state.partition, {})
+        if state.bizcrit_since is None:
+            bizcrit_tickets.pop(state.ticket_id, None)
+        else:
+            bizcrit_tickets[state.ticket_id] = state.bizcrit_since
+        deadline = sla.irt_deadline(state, self.policy)
+        unanswered = self._unanswered.setdefault(state.partition, {})
+        if deadline is None:
+            unanswered.pop(state.ticket_id, None)
+        else:
+            unanswered[state.ticket_id] = (state.severity, state.created_at, deadline)  # type: ignore[assignment]
+
+    def forget(self, state: TicketState) -> None:
+        self._bizcrit.get(state.partition, {}).pop(state.ticket_id, None)
+        self._unanswered.get(state.partition, {}).pop(state.ticket_id, None)
+
+    def unanswered(self) -> int:
+        return sum(len(u) for u in self._unanswered.values())
+
+    def at_risk_counts(self, now_of: NowOf) -> dict[int, int]:
+        """Unanswered, not yet breached tickets that used at least the at-risk share of their budget."""
+        counts: dict[int, int] = {}
+        fraction = self.policy.at_risk_fraction
+        for partition, tickets in self._unanswered.items():
+            now = now_of(partition)
+            if now is None:
+                continue
+            for severity, created, deadline in tickets.values():
+                if created + fraction * (deadline - created) <= now <= deadline:
+                    counts[severity] = counts.get(severity, 0) + 1
+        return counts
+
+    def bizcrit_counts(self, now_of: NowOf) -> dict[str, int]:
+        """Open BizCrit tickets by the highest BizCrit rung their time in BizCrit has reached."""
+        counts = dict.fromkeys(bizcrit.BOARD_RUNGS, 0)
+        for partition, tickets in self._bizcrit.items():
+            now = now_of(partition)
+            if now is None:
+                continue
+            for since in tickets.values():
+                reached = sum(1 for after in self.policy.bizcrit_rungs_ms if now - since > after)
+                counts[bizcrit.BOARD_RUNGS[reached]] += 1
+        return counts

@@ -1,0 +1,149 @@
+"""The records the pipeline publishes (contract section 5), typed, with their one encoding and decoding.
+
+Every writer (the processor) and every reader (the notifier, the terminal views, the demo, the tests)
+goes through these classes, so a field is named in one place. ``encode`` gives the bytes on the topic:
+an object in field order (orjson writes a dataclass that way), and a record published again after a
+crash is the same bytes. ``decode`` raises :class:`MalformedRecord` for anything that is not one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+
+import orjson
+
+from pipeline.domain import bizcrit, sla
+from pipeline.domain.ticket import TicketState
+from pipeline.domain.timefmt import format_rfc3339_ms
+
+R = TypeVar("R")
+
+
+class MalformedRecord(ValueError):
+    """Bytes on an output topic that are not the record the topic carries."""
+
+
+def _decode(cls: type[R], raw: bytes | None) -> R:
+    try:
+        doc = orjson.loads(raw) if raw is not None else None
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRecord(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise MalformedRecord(f"not a JSON object: {type(doc).__name__}")
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]  # type: ignore[arg-type]
+    missing = [n for n in required if n not in doc]
+    if missing:
+        raise MalformedRecord(f"missing {', '.join(missing)}")
+    return cls(**{n: doc[n] for n in names if n in doc})
+
+
+def _seconds(ms: int | None) -> float | None:
+    return None if ms is None else ms / 1000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """One SLA outcome on ``sla.outcomes``; ``outcome_id`` is its idempotency key."""
+
+    outcome_id: str
+    ticket_id: str
+    metric: str
+    cycle: int
+    severity: int
+    product: str | None
+    customer_id: str | None
+    fastlane: bool
+    engineer_id: str | None
+    target_seconds: float | None
+    value_seconds: float | None
+    outcome: str | None
+    decided_at: str
+    agent_value_seconds: float | None = None  # TTR only
+
+    @classmethod
+    def of(cls, state: TicketState, d: sla.Decision) -> Outcome:
+        return cls(f"{state.ticket_id}:{d.metric}:{d.cycle}", state.ticket_id, d.metric, d.cycle, d.severity,
+                   state.product, state.customer_id, state.fastlane, d.engineer_id, _seconds(d.target_ms),
+                   _seconds(d.value_ms), d.outcome, format_rfc3339_ms(d.decided_at), _seconds(d.agent_value_ms))
+
+    def encode(self) -> bytes:
+        if self.agent_value_seconds is not None:
+            return orjson.dumps(self)
+        doc: dict[str, Any] = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)[:-1]}
+        return orjson.dumps(doc)
+
+    @classmethod
+    def decode(cls, raw: bytes | None) -> Outcome:
+        return _decode(cls, raw)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Escalation:
+    """One rung of the BizCrit ladder on ``sla.escalations``; ``escalation_id`` is its idempotency key."""
+
+    escalation_id: str
+    cycle: int
+    ticket_id: str
+    kind: str
+    level: int
+    severity: int
+    product: str | None
+    customer_id: str | None
+    fastlane: bool
+    engineer_id: str | None
+    deadline: str | None
+    budget_used: float | None
+    reason: str
+    emitted_at: str
+
+    @classmethod
+    def of(cls, state: TicketState, e: bizcrit.Escalation) -> Escalation:
+        return cls(f"{state.ticket_id}:{e.kind}:{e.level}:{e.cycle}", e.cycle, state.ticket_id, e.kind, e.level,
+                   e.severity, state.product, state.customer_id, state.fastlane, e.engineer_id,
+                   None if e.deadline is None else format_rfc3339_ms(e.deadline), e.budget_used, e.reason,
+                   format_rfc3339_ms(e.at))
+
+    @property
+    def paged(self) -> bool:
+        """Whether this escalation pages on-call (the ladder's rule), rather than warning the NOC."""
+        return bizcrit.pages(self.kind, self.level)
+
+    def encode(self) -> bytes:
+        return orjson.dumps(self)
+
+    @classmethod
+    def decode(cls, raw: bytes | None) -> Escalation:
+        record = _decode(cls, raw)
+        if record.kind not in bizcrit.KINDS:
+            raise MalformedRecord(f"unknown kind {record.kind!r}")
+        return record
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DsatReview:
+    """A neutral or dissatisfied survey on ``sla.dsat_reviews``, for the weekly DSAT review."""
+
+    review_id: str
+    ticket_id: str
+    engineer_id: str | None
+    rating: str
+    dsat_reason: str | None
+    severity: int | None
+    product: str | None
+    customer_id: str | None
+    submitted_at: str
+
+    @classmethod
+    def of(cls, state: TicketState, event_id: str, engineer_id: str | None, rating: str, reason: str | None,
+           submitted_at: int) -> DsatReview:
+        return cls(f"{state.ticket_id}:{event_id}", state.ticket_id, engineer_id, rating, reason, state.severity,
+                   state.product, state.customer_id, format_rfc3339_ms(submitted_at))
+
+    def encode(self) -> bytes:
+        return orjson.dumps(self)
+
+    @classmethod
+    def decode(cls, raw: bytes | None) -> DsatReview:
+        return _decode(cls, raw)
