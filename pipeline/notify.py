@@ -23,67 +23,81 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from pipeline.domain.bizcrit import BIZCRIT_RUNGS, EXITED, IRT_RUNGS
+from pipeline.domain.bizcrit import (
+    BIZCRIT_RUNGS,
+    EXECUTIVE,
+    EXITED,
+    IRT_AT_RISK,
+    IRT_BREACHED,
+    IRT_RUNGS,
+    MANAGEMENT,
+    TIER3,
+    bizcrit_rung_title,
+)
+from pipeline.domain.policy import Policy
+from pipeline.domain.records import Escalation
 from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from pipeline.settings import DEFAULT_RUNBOOK_BASE_URL
 
 log = logging.getLogger(__name__)
 
 ALERTNAMES = {
-    "irt_at_risk": "BizCritIrtAtRisk",
-    "irt_breached": "BizCritIrtBreached",
-    "bizcrit_tier3": "BizCritTier3Engaged",
-    "bizcrit_management": "BizCritManagementEngaged",
-    "bizcrit_executive": "BizCritExecutiveEngaged",
+    IRT_AT_RISK: "BizCritIrtAtRisk",
+    IRT_BREACHED: "BizCritIrtBreached",
+    TIER3: "BizCritTier3Engaged",
+    MANAGEMENT: "BizCritManagementEngaged",
+    EXECUTIVE: "BizCritExecutiveEngaged",
 }
-PAGE_LEVEL = 2  # level 2 and up pages on-call; lower levels go to the NOC
 
 
 @dataclasses.dataclass(frozen=True)
 class NotifyConfig:
     alertmanager_url: str = "http://127.0.0.1:9093"
-    runbook_base_url: str = "http://127.0.0.1:6066/runbooks"
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
     reassert_s: float = 60.0
     ttl_intervals: int = 5  # endsAt = now + ttl_intervals * reassert_s for a firing alert
     max_backoff_s: float = 30.0
+    policy: Policy = dataclasses.field(default_factory=Policy)  # the rungs' times in the summaries
 
 
-def to_alert(esc: dict, config: NotifyConfig, now_ms: int, *, resolved: bool = False) -> dict:
+def summary(esc: Escalation, policy: Policy) -> str:
+    """The alert's one-line summary; the BizCrit rungs' times come from the policy, like the ladder's."""
+    sev = f"Sev{esc.severity}{' FastLane' if esc.fastlane else ''} {esc.ticket_id}"
+    if esc.kind == IRT_AT_RISK:
+        return f"{sev} unanswered: {esc.budget_used or 0:.0%} of IRT budget used"
+    if esc.kind == IRT_BREACHED:
+        return f"{sev} breached its initial response target"
+    return f"{sev}: {bizcrit_rung_title(esc.kind, policy)}"
+
+
+def to_alert(esc: Escalation, config: NotifyConfig, now_ms: int, *, resolved: bool = False) -> dict:
     """The Alertmanager alert for one escalation (ticket ids are fine as labels here: not Prometheus)."""
-    kind, level = esc["kind"], int(esc["level"])
     labels = {
-        "alertname": ALERTNAMES[kind],
-        "severity": "page" if level >= PAGE_LEVEL else "warning",
-        "ticket_id": esc["ticket_id"],
-        "kind": kind,
-        "level": str(level),
-        "cycle": str(esc["cycle"]),
-        "ticket_severity": str(esc["severity"]),
-        "product": str(esc["product"]),
-        "fastlane": "true" if esc["fastlane"] else "false",
+        "alertname": ALERTNAMES[esc.kind],
+        "severity": "page" if esc.paged else "warning",
+        "ticket_id": esc.ticket_id,
+        "kind": esc.kind,
+        "level": str(esc.level),
+        "cycle": str(esc.cycle),
+        "ticket_severity": str(esc.severity),
+        "product": str(esc.product),
+        "fastlane": "true" if esc.fastlane else "false",
     }
-    sev = f"Sev{esc['severity']}{' FastLane' if esc['fastlane'] else ''}"
-    summary = {
-        "irt_at_risk": f"{sev} {esc['ticket_id']} unanswered: {esc.get('budget_used') or 0:.0%} of IRT budget used",
-        "irt_breached": f"{sev} {esc['ticket_id']} breached its initial response target",
-        "bizcrit_tier3": f"{sev} {esc['ticket_id']}: BizCrit 30 min without workaround, engage tier 3",
-        "bizcrit_management": f"{sev} {esc['ticket_id']}: BizCrit without workaround, engage senior management",
-        "bizcrit_executive": f"{sev} {esc['ticket_id']}: BizCrit without workaround, engage an executive",
-    }[kind]
     annotations = {
-        "summary": summary,
-        "description": esc["reason"],
-        "runbook_url": f"{config.runbook_base_url}#{kind.replace('_', '-')}",
-        "escalation_id": esc["escalation_id"],
-        "customer_id": str(esc["customer_id"]),
-        "engineer_id": str(esc.get("engineer_id") or "unassigned"),
+        "summary": summary(esc, config.policy),
+        "description": esc.reason,
+        "runbook_url": f"{config.runbook_base_url}#{esc.kind.replace('_', '-')}",
+        "escalation_id": esc.escalation_id,
+        "customer_id": str(esc.customer_id),
+        "engineer_id": str(esc.engineer_id or "unassigned"),
     }
-    if esc.get("deadline"):
-        annotations["irt_deadline"] = esc["deadline"]
-    annotations["escalated_at"] = esc["emitted_at"]
+    if esc.deadline:
+        annotations["irt_deadline"] = esc.deadline
+    annotations["escalated_at"] = esc.emitted_at
     ends = now_ms if resolved else now_ms + int(config.ttl_intervals * config.reassert_s * 1000)
     # A replay or a simulation stamps escalations in its own (possibly future) time; Alertmanager
     # refuses an alert that starts after it ends, so it starts no later than now.
-    starts = min(parse_rfc3339_ms(esc["emitted_at"]), now_ms)
+    starts = min(parse_rfc3339_ms(esc.emitted_at), now_ms)
     return {"labels": labels, "annotations": annotations, "startsAt": format_rfc3339_ms(starts),
             "endsAt": format_rfc3339_ms(ends)}
 
@@ -92,21 +106,20 @@ class OpenAlerts:
     """What is firing now: ticket -> {(kind, level, cycle): escalation}."""
 
     def __init__(self) -> None:
-        self._open: dict[str, dict[tuple[str, int, int], dict]] = {}
+        self._open: dict[str, dict[tuple[str, int, int], Escalation]] = {}
 
-    def apply(self, esc: dict) -> tuple[list[dict], list[dict]]:
+    def apply(self, esc: Escalation) -> tuple[list[Escalation], list[Escalation]]:
         """Take one escalation; returns (escalations now firing, escalations now resolved)."""
-        ticket = esc["ticket_id"]
-        if esc["kind"] == EXITED:
-            closing = self._open.pop(ticket, {})
+        if esc.kind == EXITED:
+            closing = self._open.pop(esc.ticket_id, {})
             if not closing:  # nothing known (e.g. the ladder started before our history): resolve every rung
-                closing = {(k, lvl, esc["cycle"]): {**esc, "kind": k, "level": lvl}
+                closing = {(k, lvl, esc.cycle): dataclasses.replace(esc, kind=k, level=lvl)
                            for k, lvl in (*IRT_RUNGS, *BIZCRIT_RUNGS)}
             return [], list(closing.values())
-        self._open.setdefault(ticket, {})[(esc["kind"], int(esc["level"]), int(esc["cycle"]))] = esc
+        self._open.setdefault(esc.ticket_id, {})[(esc.kind, esc.level, esc.cycle)] = esc
         return [esc], []
 
-    def firing(self) -> list[dict]:
+    def firing(self) -> list[Escalation]:
         return [esc for rungs in self._open.values() for esc in rungs.values()]
 
     def __len__(self) -> int:
@@ -137,11 +150,11 @@ class Notifier:
         self.metrics = metrics or NotifierMetrics()
         self.metrics.open.set_function(lambda: len(self.open))
 
-    def remember(self, esc: dict) -> None:
+    def remember(self, esc: Escalation) -> None:
         """Replay of history at start-up: track what is open, post nothing."""
         self.open.apply(esc)
 
-    def alerts_for(self, esc: dict) -> list[dict]:
+    def alerts_for(self, esc: Escalation) -> list[dict]:
         firing, resolved = self.open.apply(esc)
         now = self._now()
         return [to_alert(e, self.config, now) for e in firing] + [
@@ -202,7 +215,7 @@ async def run(bootstrap: str, topic: str, group: str, config: NotifyConfig,
             while not stopping.is_set():
                 batch = await consumer.getmany(timeout_ms=500, max_records=500)
                 alerts = [a for records in batch.values() for r in records
-                          for a in notifier.alerts_for(orjson.loads(r.value))]
+                          for a in notifier.alerts_for(Escalation.decode(r.value))]
                 if not await notifier.deliver(alerts, stopping):
                     return  # stopping mid-retry: the offsets stay uncommitted, the alerts come again
                 if batch:
@@ -235,7 +248,7 @@ async def _catch_up(consumer: AIOKafkaConsumer, notifier: Notifier, bootstrap: s
                 for tp, records in batch.items():
                     for r in records:
                         if r.offset < remaining.get(tp, -1):
-                            notifier.remember(orjson.loads(r.value))
+                            notifier.remember(Escalation.decode(r.value))
                     if tp in remaining and await history.position(tp) >= remaining[tp]:
                         del remaining[tp]
         finally:

@@ -1,8 +1,11 @@
-"""One typed settings object, read once from the environment (contract section 7).
+"""Typed settings, read once from the environment (contract section 7), one object per kind of command.
 
-Every value is validated when the settings are built, and a bad one stops start-up with a
-:class:`ConfigError` that names the variable and says why, e.g.
-``SLA_WEB_PORT: must be an integer from 1 to 65535, got 'http'``.
+:class:`Settings` is the worker's (and the tools' that publish or read its topics); :class:`NotifySettings`
+the notifier's; :class:`BrokerSettings` the embedded broker's; :class:`GenerateSettings` the generator's.
+The command line builds the object a command needs (flags win over the environment) and hands it over;
+no other module reads ``os.environ`` for configuration. Every value is validated when the settings are
+built, and a bad one stops start-up with a :class:`ConfigError` that names the variable and says why,
+e.g. ``SLA_WEB_PORT: must be an integer from 1 to 65535, got 'http'``.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pipeline.errors import ConfigError
 
 ClockMode = Literal["wall", "event"]
+DEFAULT_RUNBOOK_BASE_URL = "http://127.0.0.1:6066/runbooks"  # a worker's /runbooks on its default port
+DEFAULT_KAFKA_VERSION = "3.9.1"
 
 _TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _APP_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
@@ -87,6 +92,18 @@ def _one_of(*choices: str) -> Callable[[str, str], str]:
     return parse
 
 
+def _url(key: str, raw: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", raw):
+        raise ConfigError(key, "must be an http:// or https:// URL", raw)
+    return raw.rstrip("/")
+
+
+def _kafka_version(key: str, raw: str) -> str:
+    if not re.match(r"^\d+\.\d+\.\d+$", raw):
+        raise ConfigError(key, "must be an Apache Kafka version such as 3.9.1", raw)
+    return raw
+
+
 def _existing_file(key: str, raw: str) -> Path:
     path = Path(raw).expanduser()
     if not path.is_file():
@@ -105,8 +122,53 @@ def _directory(key: str, raw: str) -> Path:
     return path
 
 
+Parser = Callable[[str, str], Any]
+
+
+class _FromEnv:
+    """Reads a settings dataclass from the environment through its ``_ENV`` table (variable -> field, parser)."""
+
+    _ENV: ClassVar[dict[str, tuple[str, Parser]]] = {}
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Any:
+        """Read settings from ``environ``; ``overrides`` (CLI flags, already typed) win over it.
+
+        An empty variable counts as unset. Raises :class:`ConfigError` naming the first bad key.
+        """
+        values: dict[str, Any] = {}
+        for env_key, (field, parse) in cls._ENV.items():
+            raw = environ.get(env_key, "")
+            if raw.strip() == "":
+                continue
+            values[field] = parse(env_key, raw.strip())
+        by_field = {field: (env, parse) for env, (field, parse) in cls._ENV.items()}
+        for field, value in overrides.items():
+            if value is None:
+                continue
+            env_key, parse = by_field[field]
+            values[field] = parse(env_key, str(value))
+        return cls(**values)
+
+    @classmethod
+    def fields_from_flags(cls, flags: Mapping[str, Any]) -> dict[str, Any]:
+        """The command-line values (by dest) that set one of this class's fields."""
+        names = {field for field, _ in cls._ENV.values()}
+        return {k: v for k, v in flags.items() if k in names and v is not None}
+
+    def describe(self) -> list[tuple[str, str]]:
+        """(variable, effective value) pairs, for the start-up log (no secrets are read here)."""
+        return [(env, str(getattr(self, field))) for env, (field, _) in self._ENV.items()]
+
+
+def unknown_keys(environ: Mapping[str, str]) -> list[str]:
+    """``SLA_*`` variables no command reads: usually a typo worth a warning."""
+    known = {key for cls in (Settings, NotifySettings, BrokerSettings, GenerateSettings) for key in cls._ENV}
+    return sorted(k for k in environ if k.startswith("SLA_") and k not in known and k not in _IGNORED)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(_FromEnv):
     """Everything a worker needs to know, validated. Build it with :meth:`from_env`."""
 
     bootstrap_servers: str = "127.0.0.1:9092"
@@ -129,42 +191,20 @@ class Settings:
     metrics_max_engineers: int = 500
     log_level: str = "info"
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
-        """Read settings from ``environ``; ``overrides`` (CLI flags, already typed) win over it.
-
-        An empty variable counts as unset. Raises :class:`ConfigError` naming the first bad key.
-        """
-        values: dict[str, Any] = {}
-        for env_key, (field, parse) in _ENV.items():
-            raw = environ.get(env_key, "")
-            if raw.strip() == "":
-                continue
-            values[field] = parse(env_key, raw.strip())
-        for field, value in overrides.items():
-            if value is None:
-                continue
-            env_key = _FIELD_TO_ENV[field]
-            values[field] = _ENV[env_key][1](env_key, str(value))
-        return cls(**values)
-
     @staticmethod
     def unknown_keys(environ: Mapping[str, str]) -> list[str]:
-        """``SLA_*`` variables this program does not read: usually a typo worth a warning."""
-        return sorted(k for k in environ if k.startswith("SLA_") and k not in _ENV and k not in _IGNORED)
+        return unknown_keys(environ)
 
     @property
     def kafka_broker_url(self) -> str:
         """The servers in Faust's ``kafka://host:port;host:port`` form."""
         return "kafka://" + ";".join(self.bootstrap_servers.split(","))
 
-    def describe(self) -> list[tuple[str, str]]:
-        """(variable, effective value) pairs, for the start-up log."""
-        return [(env, str(getattr(self, field))) for env, (field, _) in _ENV.items()]
 
 
-_ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
-    "KAFKA_BOOTSTRAP_SERVERS": ("bootstrap_servers", _parse_bootstrap),
+_KAFKA: dict[str, tuple[str, Parser]] = {"KAFKA_BOOTSTRAP_SERVERS": ("bootstrap_servers", _parse_bootstrap)}
+Settings._ENV = {
+    **_KAFKA,
     "SLA_APP_ID": ("app_id", _parse_app_id),
     "SLA_TOPIC_EVENTS": ("topic_events", _parse_topic),
     "SLA_TOPIC_DLQ": ("topic_dlq", _parse_topic),
@@ -184,7 +224,73 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "SLA_METRICS_MAX_ENGINEERS": ("metrics_max_engineers", _int_in(0, 100000)),
     "SLA_LOG_LEVEL": ("log_level", _one_of("debug", "info", "warning", "error")),
 }
-_FIELD_TO_ENV = {field: env for env, (field, _) in _ENV.items()}
-# Read by other commands (the embedded broker, the test suite), not by a worker.
-_IGNORED = {"SLA_KAFKA_VERSION", "SLA_KAFKA_DIR", "SLA_KAFKA_CACHE", "SLA_TEST_KAFKA_VERSIONS",
-            "SLA_ALERTMANAGER_URL", "SLA_RUNBOOK_BASE_URL", "SLA_NOTIFIER_PORT"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NotifySettings(_FromEnv):
+    """``sla-pipeline notify``: where escalations come from and which Alertmanager gets them."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    app_id: str = "sla-pipeline"
+    topic_escalations: str = "sla.escalations"
+    alertmanager_url: str = "http://127.0.0.1:9093"
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
+    notifier_port: int = 6067  # its own /metrics; 0 = none
+    web_host: str = "127.0.0.1"
+    policy_file: Path | None = None
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.app_id}-notifier"
+
+
+NotifySettings._ENV = {
+    **_KAFKA,
+    "SLA_APP_ID": Settings._ENV["SLA_APP_ID"],
+    "SLA_TOPIC_ESCALATIONS": Settings._ENV["SLA_TOPIC_ESCALATIONS"],
+    "SLA_ALERTMANAGER_URL": ("alertmanager_url", _url),
+    "SLA_RUNBOOK_BASE_URL": ("runbook_base_url", _url),
+    "SLA_NOTIFIER_PORT": ("notifier_port", _int_in(0, 65535)),
+    "SLA_WEB_HOST": Settings._ENV["SLA_WEB_HOST"],
+    "SLA_POLICY_FILE": Settings._ENV["SLA_POLICY_FILE"],
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BrokerSettings(_FromEnv):
+    """The embedded single-node broker (``sla-pipeline kafka``, ``run``, ``demo``)."""
+
+    kafka_version: str = DEFAULT_KAFKA_VERSION
+    kafka_dir: Path = Path(".kafka")
+    kafka_port: int | None = None  # default: the port of KAFKA_BOOTSTRAP_SERVERS, else 9092
+    bootstrap_servers: str = "127.0.0.1:9092"
+
+    @property
+    def port(self) -> int:
+        if self.kafka_port is not None:
+            return self.kafka_port
+        return int(self.bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
+
+
+BrokerSettings._ENV = {
+    "SLA_KAFKA_VERSION": ("kafka_version", _kafka_version),
+    "SLA_KAFKA_DIR": ("kafka_dir", _directory),
+    "SLA_KAFKA_PORT": ("kafka_port", _int_in(1, 65535)),
+    **_KAFKA,
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GenerateSettings(_FromEnv):
+    """``sla-pipeline generate``: the policy the rules follow and where alerts' runbook links point."""
+
+    policy_file: Path | None = None
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
+
+
+GenerateSettings._ENV = {
+    "SLA_POLICY_FILE": Settings._ENV["SLA_POLICY_FILE"],
+    "SLA_RUNBOOK_BASE_URL": NotifySettings._ENV["SLA_RUNBOOK_BASE_URL"],
+}
+# Read by the test suite and the embedded broker's cache, not by a command's settings.
+_IGNORED = {"SLA_TEST_KAFKA_VERSIONS", "SLA_KAFKA_CACHE"}

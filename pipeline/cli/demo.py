@@ -13,7 +13,6 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
-import json
 import os
 import shutil
 import signal
@@ -24,23 +23,28 @@ import urllib.request
 from pathlib import Path
 from typing import TextIO
 
-import orjson
+import yaml
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
 
-from pipeline.cli.escalations import line as escalation_line
-from pipeline.domain.policy import SEVERITIES, Policy
-from pipeline.domain.timefmt import format_rfc3339_ms
+from pipeline.cli.board import Snapshot, render, scrape
+from pipeline.domain.policy import load_policy
+from pipeline.domain.records import Escalation
 from pipeline.errors import PipelineError
 from pipeline.kafka.embedded import DEFAULT_VERSION, EmbeddedKafka
+from pipeline.kafka.tail import Tail
 from pipeline.ports import port_free
+from pipeline.settings import Settings
 from pipeline.signals import stop_on_signals
 from pipeline.simulate.generator import events as simulated_events
 from pipeline.simulate.player import PlayStats, play
 from pipeline.simulate.profile import load_profile
 
 ROOT = Path(__file__).resolve().parents[2]
+HOUR = 3_600_000
+DAY = 24 * HOUR
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,73 +64,36 @@ class DemoConfig:
     refresh_s: float = 1.0
 
 
-@dataclasses.dataclass
-class Snapshot:
-    """What the board shows, read from the worker's /metrics and the escalations topic."""
-
-    sim_now_ms: int = 0
-    speedup: float = 1.0
-    events_total: float = 0.0
-    events_per_s: float = 0.0
-    met: dict[int, float] = dataclasses.field(default_factory=dict)
-    breached: dict[int, float] = dataclasses.field(default_factory=dict)
-    at_risk: dict[int, float] = dataclasses.field(default_factory=dict)
-    bizcrit_by_rung: dict[str, float] = dataclasses.field(default_factory=dict)
-    escalations: list[dict] = dataclasses.field(default_factory=list)
-    pages_delivered: int = 0
-    urls: dict[str, str] = dataclasses.field(default_factory=dict)
-    goal: float = 0.99
+def alertmanager_config(shipped: dict, webhook_port: int) -> dict:
+    """The shipped routing, with its webhooks pointed at the demo's and notifications sent within a second."""
+    shipped["route"]["group_wait"] = "1s"
+    for receiver in shipped["receivers"]:
+        for hook in receiver.get("webhook_configs", []):
+            path = hook["url"].split("/", 3)[3]
+            hook["url"] = f"http://127.0.0.1:{webhook_port}/{path}"
+    return shipped
 
 
-def render(s: Snapshot) -> str:
-    """The board as text (pure, so it is testable)."""
-    sim = format_rfc3339_ms(s.sim_now_ms)[:16].replace("T", " ") if s.sim_now_ms else "-"
-    out = [f"sla-pipeline demo   simulated time {sim} UTC (x{s.speedup:g})   "
-           f"events {s.events_total:,.0f} ({s.events_per_s:,.0f}/s)", ""]
-    out.append(f"IRT compliance, last 24 h (goal {s.goal:.0%} of tickets):")
-    for sev in SEVERITIES:
-        met, breached = s.met.get(sev, 0), s.breached.get(sev, 0)
-        decided = met + breached
-        if decided:
-            share = met / decided
-            mark = "ok" if share >= s.goal else "BELOW GOAL"
-            out.append(f"  Sev{sev}  {share:7.2%}  {mark:<10}  {met:,.0f} met, {breached:,.0f} breached")
-        else:
-            out.append(f"  Sev{sev}        -              no ticket decided yet")
-    out.append("")
-    risky = "  ".join(f"Sev{sev} {s.at_risk.get(sev, 0):,.0f}" for sev in SEVERITIES)
-    out.append(f"At risk now (unanswered, half the budget used):  {risky}")
-    rungs = s.bizcrit_by_rung
-    out.append(f"Open BizCrit tickets: {sum(rungs.values()):,.0f}   (no rung yet {rungs.get('none', 0):,.0f}, "
-               f"tier 3 {rungs.get('tier3', 0):,.0f}, management {rungs.get('management', 0):,.0f}, "
-               f"executive {rungs.get('executive', 0):,.0f})")
-    out.append(f"Pages delivered to on-call through Alertmanager: {s.pages_delivered}")
-    out.append("")
-    out.append("Latest escalations:")
-    out += [f"  {escalation_line(e)[:150]}" for e in s.escalations[-8:]] or ["  (none yet)"]
-    out.append("")
-    out += [f"{name:>13}: {url}" for name, url in s.urls.items()]
-    out.append("Ctrl-C stops everything.")
-    return "\n".join(out)
-
-
-def _scrape(url: str) -> dict[tuple[str, tuple], float]:
-    with urllib.request.urlopen(url, timeout=3) as resp:
-        text = resp.read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
+def demo_start(now_ms: int) -> int:
+    """The simulated start: the latest Tuesday 09:00 UTC before ``now_ms``. A fixed hour of the week makes
+    the demo the same at any wall-clock time (seed and profile fixed): a busy morning, whose first Sev1
+    is at risk about ten seconds into the run at x300. Started at night, the first came after a minute."""
+    week = 7 * DAY
+    tuesday_9 = 5 * DAY + 9 * HOUR  # 1970-01-01 was a Thursday: +5 days is a Tuesday
+    return now_ms - (now_ms - tuesday_9) % week
 
 
 class Demo:
-    def __init__(self, config: DemoConfig, out: TextIO = sys.stdout) -> None:
+    def __init__(self, config: DemoConfig, settings: Settings, out: TextIO = sys.stdout) -> None:
         self.config = config
+        self.settings = settings
+        self.policy = load_policy(settings.policy_file)
         self.out = out
         self.procs: dict[str, subprocess.Popen] = {}
         self.broker: EmbeddedKafka | None = None
         self.stopping = asyncio.Event()
         self.pages = 0
-        self.escalations: collections.deque = collections.deque(maxlen=50)
+        self.escalations: collections.deque[Escalation] = collections.deque(maxlen=50)
         self.stats = PlayStats()
 
     def say(self, text: str) -> None:
@@ -184,9 +151,9 @@ class Demo:
         self.say("starting Alertmanager, the notifier and Prometheus ...")
         await self._start_webhook()
         am_config = c.workdir / "alertmanager.yml"
-        am_config.write_text((ROOT / "deploy/alertmanager/alertmanager.yml").read_text()
-                             .replace("http://127.0.0.1:9095", f"http://127.0.0.1:{c.webhook_port}")
-                             .replace("group_wait: 10s", "group_wait: 1s"))
+        am_config.write_text(yaml.safe_dump(alertmanager_config(
+            yaml.safe_load((ROOT / "deploy/alertmanager/alertmanager.yml").read_text()), c.webhook_port),
+            sort_keys=False))
         self._spawn("alertmanager", ["prometheus-alertmanager", f"--config.file={am_config}",
                                      f"--storage.path={c.workdir / 'alertmanager'}",
                                      f"--web.listen-address=127.0.0.1:{c.alertmanager_port}",
@@ -195,7 +162,7 @@ class Demo:
                                  f"http://127.0.0.1:{c.alertmanager_port}", "--metrics-port", str(c.notifier_port)],
                     env)
         prom_config = c.workdir / "prometheus.yml"
-        prom_config.write_text(json.dumps({
+        prom_config.write_text(yaml.safe_dump({
             "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
             "rule_files": [str(ROOT / "deploy/prometheus/rules/sla.rules.yml")],
             "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{c.alertmanager_port}"]}]}]},
@@ -203,7 +170,7 @@ class Demo:
                 {"job_name": "sla-pipeline", "static_configs": [{"targets": [f"127.0.0.1:{c.web_port}"]}]},
                 {"job_name": "sla-notifier", "static_configs": [{"targets": [f"127.0.0.1:{c.notifier_port}"]}]},
             ],
-        }))
+        }, sort_keys=False))
         self._spawn("prometheus", ["prometheus", f"--config.file={prom_config}",
                                    f"--storage.tsdb.path={c.workdir / 'prometheus'}",
                                    f"--web.listen-address=127.0.0.1:{c.prometheus_port}",
@@ -227,51 +194,47 @@ class Demo:
 
     # --- run ---------------------------------------------------------------------------------
     async def _follow_escalations(self, bootstrap: str) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            while not consumer.partitions_for_topic("sla.escalations") and not self.stopping.is_set():
-                await consumer._client.force_metadata_update()
-                await asyncio.sleep(0.5)
-            tps = [TopicPartition("sla.escalations", p) for p in consumer.partitions_for_topic("sla.escalations")]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
+        async with Tail(bootstrap, self.settings.topic_escalations) as tail:
             while not self.stopping.is_set():
-                for records in (await consumer.getmany(timeout_ms=500)).values():
-                    for r in records:
-                        self.escalations.append(orjson.loads(r.value))
-        finally:
-            await consumer.stop()
+                self.escalations.extend(Escalation.decode(r.value) for r in await tail.records())
 
     async def run(self) -> None:
         c = self.config
         assert self.broker is not None
         profile = load_profile(c.profile)
-        start = time.time_ns() // 1_000_000
-        source = simulated_events(profile, c.seed, start)
-        sim = asyncio.create_task(play(self.broker.bootstrap, "tickets.events", source, start_ms=start,
+        start = demo_start(time.time_ns() // 1_000_000)
+        source = simulated_events(profile, c.seed, start, policy=self.policy)
+        sim = asyncio.create_task(play(self.broker.bootstrap, self.settings.topic_events, source, start_ms=start,
                                        speedup=c.speedup, stopping=self.stopping, stats=self.stats))
         follower = asyncio.create_task(self._follow_escalations(self.broker.bootstrap))
         urls = {"metrics": f"http://127.0.0.1:{c.web_port}/metrics",
                 "stack rank": f"http://127.0.0.1:{c.web_port}/stackrank?window=30d",
                 "Prometheus": f"http://127.0.0.1:{c.prometheus_port}",
                 "Alertmanager": f"http://127.0.0.1:{c.alertmanager_port}"}
-        tty = self.out.isatty()
         last = (time.monotonic(), 0.0)
+        # On a terminal rich redraws the board in place; elsewhere (a log, a test) each frame is appended.
+        live = Live(console=Console(file=self.out), auto_refresh=False) if self.out.isatty() else None
         try:
+            if live is not None:
+                live.start()
             while not self.stopping.is_set():
                 snap = await asyncio.to_thread(self._snapshot, urls)
                 now = time.monotonic()
                 snap.events_per_s = (snap.events_total - last[1]) / max(now - last[0], 1e-6)
                 last = (now, snap.events_total)
                 frame = render(snap)
-                self.out.write(("\x1b[H\x1b[2J" if tty else "\n" + "=" * 40 + "\n") + frame + "\n")
-                self.out.flush()
+                if live is not None:
+                    live.update(Text(frame), refresh=True)
+                else:
+                    self.out.write("\n" + "=" * 40 + "\n" + frame + "\n")
+                    self.out.flush()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), c.refresh_s)
                 if sim.done() and sim.exception():
                     raise sim.exception()  # type: ignore[misc]
         finally:
+            if live is not None:
+                live.stop()
             self.stopping.set()
             for task in (sim, follower):
                 with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -279,22 +242,10 @@ class Demo:
 
     def _snapshot(self, urls: dict[str, str]) -> Snapshot:
         snap = Snapshot(sim_now_ms=self.stats.sim_now_ms, speedup=self.config.speedup, urls=urls,
-                        escalations=list(self.escalations), pages_delivered=self.pages, goal=Policy().irt_goal)
-        try:
-            samples = _scrape(urls["metrics"])
-        except OSError:
-            return snap
-        for (name, labels), value in samples.items():
-            lab = dict(labels)
-            if name == "sla_events_total":
-                snap.events_total += value
-            elif name == "sla_irt_window_tickets" and lab.get("window") == "24h":
-                target = snap.met if lab["outcome"] == "met" else snap.breached
-                target[int(lab["severity"])] = target.get(int(lab["severity"]), 0) + value
-            elif name == "sla_irt_at_risk_tickets":
-                snap.at_risk[int(lab["severity"])] = value
-            elif name == "sla_bizcrit_open_tickets_by_rung":
-                snap.bizcrit_by_rung[lab["rung"]] = value
+                        escalations=list(self.escalations), pages_delivered=self.pages, goal=self.policy.irt_goal,
+                        at_risk_share=self.policy.at_risk_fraction)
+        with contextlib.suppress(OSError):
+            snap.read(scrape(urls["metrics"]))
         return snap
 
     # --- stop --------------------------------------------------------------------------------
@@ -323,8 +274,8 @@ async def _ok(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-async def main(config: DemoConfig, out: TextIO = sys.stdout) -> int:
-    demo = Demo(config, out)
+async def main(config: DemoConfig, settings: Settings, out: TextIO = sys.stdout) -> int:
+    demo = Demo(config, settings, out)
     stop_on_signals(demo.stopping)
     try:
         await demo.start()

@@ -23,8 +23,9 @@ import uuid
 from pathlib import Path
 
 from pipeline.errors import BrokerError
+from pipeline.settings import DEFAULT_KAFKA_VERSION
 
-DEFAULT_VERSION = "3.9.1"
+DEFAULT_VERSION = DEFAULT_KAFKA_VERSION
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 _LOG4J2 = "2.24.3"
 MESSAGE_MAX_BYTES = 8 * 1024 * 1024 + 1024

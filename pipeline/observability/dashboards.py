@@ -22,6 +22,7 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from pipeline.domain.bizcrit import PAGE_LEVEL, share_words
 from pipeline.domain.policy import Policy
 
 DS = DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -90,7 +91,7 @@ def noc(policy: Policy) -> dashboard.Dashboard:
         .with_panel(single("IRT compliance, all severities ($window)", f"Tickets that met their IRT target; goal {goal:.0%}.",
                            "percentunit", q('sla:irt_compliance:ratio{ticket_severity="all",window="$window"}', instant=True),
                            (None, "red"), (goal, "green")))
-        .with_panel(single("Tickets at risk now", "Unanswered tickets past half their IRT budget.", "short",
+        .with_panel(single("Tickets at risk now", f"Unanswered tickets past {share_words(policy.at_risk_fraction)} their IRT budget.", "short",
                            q("sum(sla_irt_at_risk_tickets)", instant=True), (None, "green"), (1, "orange")))
         .with_panel(single("Open BizCrit tickets", "Sev1 (and FastLane Sev2) without workaround.", "short",
                            q("sum(sla_bizcrit_open_tickets)", instant=True), (None, "green"), (1, "red")))
@@ -118,12 +119,11 @@ def bizcrit(policy: Policy) -> dashboard.Dashboard:
         .with_variable(_datasource_var())
         .with_panel(single("Open BizCrit tickets", "", "short", q("sum(sla_bizcrit_open_tickets)", instant=True),
                            (None, "green"), (1, "red"), span=8))
-        .with_panel(single("Sev1 at risk", "Unanswered Sev1 tickets past half their IRT budget.", "short",
+        .with_panel(single("Sev1 at risk", f"Unanswered Sev1 tickets past {share_words(policy.at_risk_fraction)} their IRT budget.", "short",
                            q('sum(sla_irt_at_risk_tickets{severity="1"})', instant=True), (None, "green"), (1, "orange"),
                            span=8))
-        .with_panel(single("Pages in the last 24 h", "Escalations of level 2 and up sent to on-call.", "short",
-                           q('sum(increase(sla_escalations_total{kind=~"irt_at_risk|irt_breached|bizcrit_management|'
-                             'bizcrit_executive"}[24h]))', instant=True), span=8))
+        .with_panel(single("Pages in the last 24 h", f"Escalations of level {PAGE_LEVEL} and up sent to on-call.", "short",
+                           q("sum(increase(sla_escalation_pages_total[24h]))", instant=True), span=8))
         .with_panel(bars("Open BizCrit tickets by rung", "Highest BizCrit rung each open ticket has reached.", "short",
                          q("sum by (rung) (sla_bizcrit_open_tickets_by_rung)", "{{rung}}", instant=True)))
         .with_panel(ts("Escalations by kind", "", "short",

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from pipeline.domain.policy import Policy
 from pipeline.observability import dashboards, rules, yamlout
+from pipeline.settings import DEFAULT_RUNBOOK_BASE_URL
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_RUNBOOKS = "http://127.0.0.1:6066/runbooks"
 
 
-def outputs(policy: Policy | None = None, runbook_base: str = DEFAULT_RUNBOOKS) -> dict[Path, str]:
+def outputs(policy: Policy | None = None, runbook_base: str = DEFAULT_RUNBOOK_BASE_URL) -> dict[Path, str]:
     policy = policy or Policy()
     files = {Path("deploy/prometheus/rules/sla.rules.yml"): yamlout.dump(rules.rules_file(policy, runbook_base),
                                                                           rules.HEADER)}

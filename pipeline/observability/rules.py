@@ -11,6 +11,7 @@ who is woken (page or warning), as Alertmanager's routing expects.
 
 from __future__ import annotations
 
+from pipeline.domain.bizcrit import IRT_RUNGS, pages, share_words
 from pipeline.domain.policy import Policy
 
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
@@ -54,6 +55,10 @@ def recording_rules() -> list[dict]:
 
 def alert_rules(policy: Policy, runbook_base: str) -> list[dict]:
     budget = round(1 - policy.irt_goal, 6)
+    at_risk = share_words(policy.at_risk_fraction)
+    # the first IRT rung that pages, as a share of the budget ("80 %")
+    first_page = next(f"{share * 100:g} %" for (kind, level), share in zip(IRT_RUNGS, policy.irt_rungs, strict=True)
+                      if pages(kind, level))
     alerts: list[dict] = []
     for long, short, factor, severity in BURN_RATES:
         threshold = round(factor * budget, 6)
@@ -80,9 +85,10 @@ def alert_rules(policy: Policy, runbook_base: str) -> list[dict]:
             "for": "1m",
             "labels": {"severity": "warning"},
             "annotations": {
-                "summary": "{{ $value }} Sev1 tickets unanswered past half their IRT budget",
-                "description": "Severity 1 tickets have used at least half of their initial response budget without a "
-                               "public response. The BizCrit ladder pages on-call per ticket at 80 %.",
+                "summary": f"{{{{ $value }}}} Sev1 tickets unanswered past {at_risk} their IRT budget",
+                "description": f"Severity 1 tickets have used at least {at_risk} of their initial response budget "
+                               "without a public response. The BizCrit ladder pages on-call per ticket at "
+                               f"{first_page}.",
                 "runbook_url": f"{runbook_base}#bizcrit-tickets-at-risk",
             },
         },

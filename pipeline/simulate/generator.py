@@ -14,6 +14,7 @@ import math
 import random
 from collections.abc import Iterator
 
+from pipeline.domain.policy import Policy
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.simulate.profile import Profile
 
@@ -21,7 +22,6 @@ MIN = 60_000
 HOUR = 60 * MIN
 DAY = 24 * HOUR
 MONTH = 30 * DAY
-TARGET_MIN = {1: 15, 2: 60, 3: 240, 4: 1440}
 RATINGS = ("very_satisfied", "satisfied", "neutral", "dissatisfied", "very_dissatisfied")
 
 
@@ -34,8 +34,13 @@ def rhythm(profile: Profile, t_ms: int) -> float:
     return (profile.hourly[hour] / mean_h) * (profile.weekly[weekday] / mean_w)
 
 
-def events(profile: Profile, seed: int, start_ms: int, end_ms: int | None = None) -> Iterator[dict]:
-    """Events of tickets created from ``start_ms`` (to ``end_ms``, or forever), in occurred_at order."""
+def events(profile: Profile, seed: int, start_ms: int, end_ms: int | None = None,
+           policy: Policy | None = None) -> Iterator[dict]:
+    """Events of tickets created from ``start_ms`` (to ``end_ms``, or forever), in occurred_at order.
+
+    Response times are drawn as shares of the ``policy``'s IRT targets (so late answers are late under
+    the policy the workers apply)."""
+    policy = policy or Policy()
     rng = random.Random(seed)
     peak = max(profile.hourly) / (sum(profile.hourly) / 24) * max(profile.weekly) / (sum(profile.weekly) / 7)
     engineers = [(f"eng-t{tier}-{i:03d}", tier) for tier, n in profile.engineers.items() for i in range(n)]
@@ -58,7 +63,8 @@ def events(profile: Profile, seed: int, start_ms: int, end_ms: int | None = None
         while pending and pending[0][0] <= t:
             yield heapq.heappop(pending)[2]
         counter += 1
-        for at, doc in _lifecycle(rng, profile, profile.products[index], f"SIM-{seed}-{counter:07d}", t, engineers):
+        for at, doc in _lifecycle(rng, profile, profile.products[index], f"SIM-{seed}-{counter:07d}", t, engineers,
+                                    policy):
             seq += 1
             doc["event_id"] = f"{doc['ticket_id']}-{seq}"
             doc["occurred_at"] = format_rfc3339_ms(at)
@@ -72,7 +78,7 @@ def _gap(rng: random.Random, rate_per_ms: float) -> int:
 
 
 def _lifecycle(rng: random.Random, profile: Profile, product, tid: str, created: int,
-               engineers: list) -> list[tuple[int, dict]]:
+               engineers: list, policy: Policy) -> list[tuple[int, dict]]:
     life = profile.lifecycle
     severity = rng.choices((1, 2, 3, 4), weights=product.severity_mix)[0]
     fastlane = rng.random() < product.fastlane_share
@@ -81,14 +87,14 @@ def _lifecycle(rng: random.Random, profile: Profile, product, tid: str, created:
         "type": "ticket.created", "ticket_id": tid, "severity": severity, "product": product.name,
         "customer_id": customer, "fastlane": fastlane, "tier": 1})]
     engineer, tier = rng.choice(engineers)
-    target = TARGET_MIN[severity] * MIN * (0.5 if fastlane else 1)
+    target = policy.irt_target_ms(severity, fastlane)
     t = created + rng.randrange(1, max(2, int(target * 0.3)))
     out.append((t, {"type": "ticket.assigned", "ticket_id": tid, "engineer_id": engineer, "tier": tier}))
     if rng.random() < life.get("severity_change_share", 0):
         severity = max(1, min(4, severity + rng.choice((-1, 1))))
         t += rng.randrange(1, max(2, int(target * 0.4)))
         out.append((t, {"type": "ticket.severity_changed", "ticket_id": tid, "severity": severity}))
-        target = TARGET_MIN[severity] * MIN * (0.5 if fastlane else 1)
+        target = policy.irt_target_ms(severity, fastlane)
     roll = rng.random()
     if roll >= life.get("no_response_share", 0):
         late = roll < life.get("no_response_share", 0) + life.get("late_response_share", 0)

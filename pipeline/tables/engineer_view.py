@@ -7,15 +7,13 @@ small records) and ranks from that. Metrics still come only from the engineers a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from pipeline.domain.engineers import WINDOW_DAYS, EngineerState, Standing, stack_rank
 from pipeline.domain.policy import Policy
 from pipeline.domain.timefmt import format_rfc3339_ms
+from pipeline.kafka.tail import Tail
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +67,10 @@ class EngineerView:
 
 async def follow_changelog(bootstrap: str, topic: str, view: EngineerView) -> None:
     """Keep ``view`` up to date with every partition of the changelog, from its start, forever."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        while not consumer.partitions_for_topic(topic):
-            await consumer._client.force_metadata_update()  # Faust creates the changelog at start-up
-            await asyncio.sleep(1)
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+    async with Tail(bootstrap, topic) as tail:
+        tps = await tail.wait_for_partitions()  # Faust creates the changelog at start-up
         log.info("engineer view: following %s (%d partitions)", topic, len(tps))
         while True:
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                for r in records:
-                    if r.key is not None:
-                        view.load(r.key, r.value)
-    finally:
-        await consumer.stop()
+            for r in await tail.records(timeout_ms=1000):
+                if r.key is not None:
+                    view.load(r.key, r.value)

@@ -25,9 +25,9 @@ def test_an_unanswered_sev1_climbs_every_rung_at_its_instant(desk: Desk) -> None
         ("bizcrit_executive", 3, ts(T0 + 4 * HOUR)),
     ]
     first = desk.escalations[0]
-    assert first["escalation_id"] == "T1:irt_at_risk:1:1" and first["cycle"] == 1
-    assert (first["budget_used"], first["deadline"], first["severity"]) == (0.5, ts(T0 + 15 * MIN), 1)
-    assert "unanswered after 7 min 30 s" in first["reason"] and "50%" in first["reason"]
+    assert first.escalation_id == "T1:irt_at_risk:1:1" and first.cycle == 1
+    assert (first.budget_used, first.deadline, first.severity) == (0.5, ts(T0 + 15 * MIN), 1)
+    assert "unanswered after 7 min 30 s" in first.reason and "50%" in first.reason
     assert desk.metric("sla_escalations_total", kind="irt_at_risk") == 2
 
 
@@ -35,7 +35,7 @@ def test_each_rung_fires_only_once_however_often_the_clock_ticks(desk: Desk) -> 
     desk.create(severity=1)
     for minute in range(0, 300, 7):
         desk.clock_to(T0 + minute * MIN)
-    keys = [e["escalation_id"] for e in desk.escalations]
+    keys = [e.escalation_id for e in desk.escalations]
     assert len(keys) == len(set(keys)) == 6
 
 
@@ -53,8 +53,8 @@ def test_an_answer_stops_the_irt_rungs_but_not_the_bizcrit_ones(desk: Desk) -> N
     desk.clock_to(T0 + 31 * MIN)
     assert [(k, lvl) for k, lvl, _ in desk.ladder()] == [("irt_at_risk", 1), ("bizcrit_tier3", 1)]
     tier3 = desk.escalations[-1]
-    assert tier3["deadline"] is None and tier3["budget_used"] is None and tier3["engineer_id"] == "E1"
-    assert "BizCrit for 30 min without a workaround" in tier3["reason"]
+    assert tier3.deadline is None and tier3.budget_used is None and tier3.engineer_id == "E1"
+    assert "BizCrit for 30 min without a workaround" in tier3.reason
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,7 @@ def test_every_exit_ends_the_ladder_with_bizcrit_exited(desk: Desk, etype: str, 
     desk.clock_to(T0 + 6 * HOUR)
     assert [(k, lvl) for k, lvl, _ in desk.ladder()] == [("bizcrit_tier3", 1), ("bizcrit_exited", 0)]
     exited = desk.escalations[-1]
-    assert exited["emitted_at"] == ts(T0 + 40 * MIN) and why in exited["reason"]
+    assert exited.emitted_at == ts(T0 + 40 * MIN) and why in exited.reason
     assert desk.metric("sla_bizcrit_open_tickets") == 0
 
 
@@ -83,8 +83,8 @@ def test_a_workaround_makes_the_sev1_a_sev2_and_the_exit_says_so(desk: Desk) -> 
     desk.clock_to(T0 + 5 * HOUR)
     # still unanswered, but no longer BizCrit: no IRT rungs, only the (Sev2) IRT breach outcome
     assert [(k, lvl) for k, lvl, _ in desk.ladder()] == [("bizcrit_exited", 0)]
-    assert desk.escalations[0]["severity"] == 2
-    assert [o["severity"] for o in desk.irt()] == [2]
+    assert desk.escalations[0].severity == 2
+    assert [o.severity for o in desk.irt()] == [2]
 
 
 def test_a_reopened_sev1_re_enters_bizcrit_and_climbs_again_in_cycle_2(desk: Desk) -> None:
@@ -93,9 +93,9 @@ def test_a_reopened_sev1_re_enters_bizcrit_and_climbs_again_in_cycle_2(desk: Des
     desk.send("ticket.resolved", at=T0 + 20 * MIN, engineer_id="E1")  # resolved while still Sev1
     desk.send("ticket.reopened", at=T0 + 2 * HOUR)
     desk.clock_to(T0 + 2 * HOUR + 31 * MIN)
-    ids = [e["escalation_id"] for e in desk.escalations]
+    ids = [e.escalation_id for e in desk.escalations]
     assert ids == ["T1:bizcrit_exited:0:1", "T1:bizcrit_tier3:1:2"]
-    assert desk.escalations[-1]["emitted_at"] == ts(T0 + 2 * HOUR + 30 * MIN)  # counted from the reopen
+    assert desk.escalations[-1].emitted_at == ts(T0 + 2 * HOUR + 30 * MIN)  # counted from the reopen
     assert desk.metric("sla_bizcrit_open_tickets") == 1
     assert desk.metric("sla_bizcrit_open_tickets_by_rung", rung="tier3") == 1
 
@@ -118,7 +118,7 @@ def test_raising_severity_late_fires_every_overdue_rung_at_the_change(desk: Desk
     desk.send("ticket.severity_changed", at=T0 + 20 * MIN, severity=1)
     change = ts(T0 + 20 * MIN)
     assert desk.ladder() == [("irt_at_risk", 1, change), ("irt_at_risk", 2, change), ("irt_breached", 3, change)]
-    assert [o["outcome"] for o in desk.irt()] == ["breached"]
+    assert [o.outcome for o in desk.irt()] == ["breached"]
     desk.clock_to(T0 + 50 * MIN + 1)  # BizCrit rungs count from the change
     assert desk.ladder()[-1] == ("bizcrit_tier3", 1, ts(T0 + 50 * MIN))
 
@@ -138,7 +138,7 @@ def test_lowered_then_raised_again_in_one_cycle_does_not_repeat_keys(desk: Desk)
     desk.send("ticket.severity_changed", at=T0 + 9 * MIN, severity=2)
     desk.send("ticket.severity_changed", at=T0 + 10 * MIN, severity=1)
     desk.send("ticket.severity_changed", at=T0 + 11 * MIN, severity=3)
-    keys = [e["escalation_id"] for e in desk.escalations]
+    keys = [e.escalation_id for e in desk.escalations]
     assert keys == ["T1:irt_at_risk:1:1", "T1:bizcrit_exited:0:1"]
 
 

@@ -5,18 +5,22 @@ from __future__ import annotations
 import asyncio
 
 from pipeline.cli.escalations import line
+from pipeline.domain import bizcrit
+from pipeline.domain.policy import MINUTE_MS, Policy
+from pipeline.domain.records import Escalation
 from pipeline.notify import Notifier, NotifyConfig, to_alert
 
 CONFIG = NotifyConfig(runbook_base_url="http://noc.example/runbooks", reassert_s=60)
 NOW = 1_772_442_600_000  # 09:10:00
 
 
-def esc(kind: str, level: int, ticket: str = "T-1", cycle: int = 1, **extra: object) -> dict:
-    return {"escalation_id": f"{ticket}:{kind}:{level}:{cycle}", "cycle": cycle, "ticket_id": ticket, "kind": kind,
-            "level": level, "severity": 1, "product": "automation", "customer_id": "C-17", "fastlane": False,
+def esc(kind: str, level: int, ticket: str = "T-1", cycle: int = 1, **extra: object) -> Escalation:
+    return Escalation(**{
+        "escalation_id": f"{ticket}:{kind}:{level}:{cycle}", "cycle": cycle, "ticket_id": ticket, "kind": kind,
+        "level": level, "severity": 1, "product": "automation", "customer_id": "C-17", "fastlane": False,
             "engineer_id": None, "deadline": "2026-03-02T09:15:00.000Z", "budget_used": 0.8,
             "reason": "Sev1 ticket T-1 (automation, customer C-17) is unanswered after 12 min",
-            "emitted_at": "2026-03-02T09:12:00.000Z", **extra}
+            "emitted_at": "2026-03-02T09:12:00.000Z", **extra})
 
 
 def test_level_2_and_up_pages_and_lower_levels_warn() -> None:
@@ -24,6 +28,27 @@ def test_level_2_and_up_pages_and_lower_levels_warn() -> None:
     assert to_alert(esc("irt_breached", 3), CONFIG, NOW)["labels"]["severity"] == "page"
     assert to_alert(esc("irt_at_risk", 1), CONFIG, NOW)["labels"]["severity"] == "warning"
     assert to_alert(esc("bizcrit_tier3", 1), CONFIG, NOW)["labels"]["severity"] == "warning"
+
+
+def test_the_page_rule_is_the_ladders_for_every_rung() -> None:
+    for kind, level in (*bizcrit.IRT_RUNGS, *bizcrit.BIZCRIT_RUNGS, (bizcrit.EXITED, 0)):
+        if kind == bizcrit.EXITED:
+            continue
+        severity = to_alert(esc(kind, level), CONFIG, NOW)["labels"]["severity"]
+        assert severity == ("page" if bizcrit.pages(kind, level) else "warning")
+    assert not bizcrit.pages(bizcrit.EXITED, 0) and not bizcrit.pages(bizcrit.IRT_AT_RISK, 1)
+
+
+def test_the_bizcrit_summaries_say_the_policys_rung_times() -> None:
+    policy = Policy(bizcrit_rungs_ms=(45 * MINUTE_MS, 90 * MINUTE_MS, 300 * MINUTE_MS))
+    config = NotifyConfig(policy=policy)
+    summaries = [to_alert(esc(kind, level), config, NOW)["annotations"]["summary"]
+                 for kind, level in bizcrit.BIZCRIT_RUNGS]
+    assert summaries == ["Sev1 T-1: BizCrit 45 min without workaround, engage tier 3",
+                         "Sev1 T-1: BizCrit 1 h 30 min without workaround, engage senior management",
+                         "Sev1 T-1: BizCrit 5 h without workaround, engage an executive"]
+    default = to_alert(esc(bizcrit.TIER3, 1), CONFIG, NOW)["annotations"]["summary"]
+    assert default == "Sev1 T-1: BizCrit 30 min without workaround, engage tier 3"
 
 
 def test_an_alert_carries_what_on_call_needs() -> None:

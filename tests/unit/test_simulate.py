@@ -8,8 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipeline.cli.demo import Snapshot, render
+from pipeline.cli.board import Snapshot, render
 from pipeline.domain.events import Event, decode
+from pipeline.domain.records import Escalation
 from pipeline.errors import ConfigError
 from pipeline.simulate.generator import DAY, MONTH, events, rhythm
 from pipeline.simulate.profile import load_profile
@@ -74,9 +75,8 @@ def test_a_bad_profile_names_its_key(tmp_path: Path) -> None:
 
 
 def test_the_board_shows_compliance_against_the_goal_and_the_latest_escalations() -> None:
-    esc = {"escalation_id": "T:irt_at_risk:2:1", "kind": "irt_at_risk", "level": 2, "ticket_id": "SIM-1",
-           "severity": 1, "product": "plesk", "customer_id": "C", "fastlane": False, "engineer_id": None,
-           "reason": "Sev1 ticket SIM-1 is unanswered", "emitted_at": "2026-03-02T09:12:00.000Z", "cycle": 1}
+    esc = Escalation("T:irt_at_risk:2:1", 1, "SIM-1", "irt_at_risk", 2, 1, "plesk", "C", False, None, None, 0.8,
+                     "Sev1 ticket SIM-1 is unanswered", "2026-03-02T09:12:00.000Z")
     text = render(Snapshot(sim_now_ms=START, speedup=300, events_total=1234, events_per_s=41,
                            met={1: 97, 2: 50}, breached={1: 3}, at_risk={1: 2},
                            bizcrit_by_rung={"none": 1, "tier3": 2, "management": 0, "executive": 0},

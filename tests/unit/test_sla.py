@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import orjson
 import pytest
 
 from pipeline.domain.clock import WallPartitionClock
 from pipeline.domain.policy import Policy
+from pipeline.domain.records import Outcome
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.metrics import Metrics
 from pipeline.processing.io import Emit
@@ -23,24 +23,24 @@ def desk() -> Desk:
 def test_a_response_at_14_min_59_s_is_met(desk: Desk) -> None:
     desk.create(severity=1)
     (irt,) = desk.send("ticket.responded", at=T0 + 14 * MIN + 59 * SEC, engineer_id="E1")
-    assert (irt["metric"], irt["outcome"], irt["value_seconds"], irt["target_seconds"]) == ("irt", "met", 899, 900)
-    assert irt["outcome_id"] == "T1:irt:1" and irt["engineer_id"] == "E1"
-    assert irt["decided_at"] == format_rfc3339_ms(T0 + 14 * MIN + 59 * SEC)
+    assert (irt.metric, irt.outcome, irt.value_seconds, irt.target_seconds) == ("irt", "met", 899, 900)
+    assert irt.outcome_id == "T1:irt:1" and irt.engineer_id == "E1"
+    assert irt.decided_at == format_rfc3339_ms(T0 + 14 * MIN + 59 * SEC)
     assert desk.clock_to(T0 + 2 * HOUR) == []  # met is final: no breach later
 
 
 def test_a_response_exactly_at_the_deadline_is_met(desk: Desk) -> None:
     desk.create(severity=2)
     (irt,) = desk.send("ticket.responded", at=T0 + HOUR, engineer_id="E1")
-    assert irt["outcome"] == "met"
+    assert irt.outcome == "met"
 
 
 def test_no_response_breaches_at_exactly_15_min_with_no_further_event(desk: Desk) -> None:
     desk.create(severity=1)
     assert desk.clock_to(T0 + 15 * MIN) == []  # at the deadline a response would still be in time
     (irt,) = desk.clock_to(T0 + 15 * MIN + 1)
-    assert (irt["outcome"], irt["value_seconds"], irt["target_seconds"]) == ("breached", None, 900)
-    assert irt["decided_at"] == format_rfc3339_ms(T0 + 15 * MIN)  # decided at the deadline itself
+    assert (irt.outcome, irt.value_seconds, irt.target_seconds) == ("breached", None, 900)
+    assert irt.decided_at == format_rfc3339_ms(T0 + 15 * MIN)  # decided at the deadline itself
     assert desk.metric("sla_irt_outcomes_total", severity="1", outcome="breached") == 1
 
 
@@ -48,7 +48,7 @@ def test_a_late_response_does_not_make_a_second_outcome(desk: Desk) -> None:
     desk.create(severity=1)
     desk.clock_to(T0 + 20 * MIN)
     assert desk.send("ticket.responded", at=T0 + 21 * MIN, engineer_id="E1") == []
-    assert [o["outcome"] for o in desk.irt()] == ["breached"]
+    assert [o.outcome for o in desk.irt()] == ["breached"]
     # the real IRT is still measured for the histogram
     assert desk.metric("sla_irt_seconds_count", severity="1") == 1
     assert desk.metric("sla_irt_seconds_sum", severity="1") == 21 * 60
@@ -58,7 +58,7 @@ def test_a_response_dated_before_the_deadline_but_seen_late_in_a_replay_breaches
     desk = Desk(event_time=True)
     desk.create(severity=1)
     desk.send("heartbeat", at=T0 + 16 * MIN)  # the partition's clock passes the deadline
-    assert [o["outcome"] for o in desk.irt()] == ["breached"]
+    assert [o.outcome for o in desk.irt()] == ["breached"]
     assert desk.send("ticket.responded", at=T0 + 10 * MIN, engineer_id="E1") == []
 
 
@@ -68,7 +68,7 @@ def test_an_unanswered_ticket_resolved_and_closed_still_breaches_at_its_deadline
     desk.send("ticket.closed", at=T0 + 6 * MIN)
     assert desk.irt() == []
     (irt,) = desk.clock_to(T0 + 16 * MIN)
-    assert irt["outcome"] == "breached" and irt["decided_at"] == format_rfc3339_ms(T0 + 15 * MIN)
+    assert irt.outcome == "breached" and irt.decided_at == format_rfc3339_ms(T0 + 15 * MIN)
 
 
 def test_severity_lowered_before_the_response_moves_the_deadline(desk: Desk) -> None:
@@ -76,28 +76,28 @@ def test_severity_lowered_before_the_response_moves_the_deadline(desk: Desk) -> 
     desk.send("ticket.severity_changed", at=T0 + 5 * MIN, severity=3)
     assert desk.clock_to(T0 + 3 * HOUR) == []
     (irt,) = desk.send("ticket.responded", at=T0 + 3 * HOUR + 30 * MIN, engineer_id="E1")
-    assert (irt["outcome"], irt["severity"], irt["target_seconds"]) == ("met", 3, 4 * 3600)
+    assert (irt.outcome, irt.severity, irt.target_seconds) == ("met", 3, 4 * 3600)
 
 
 def test_severity_raised_late_breaches_at_the_change(desk: Desk) -> None:
     desk.create(severity=3)
     (irt,) = desk.send("ticket.severity_changed", at=T0 + 30 * MIN, severity=1)
-    assert (irt["outcome"], irt["severity"], irt["target_seconds"]) == ("breached", 1, 900)
-    assert irt["decided_at"] == format_rfc3339_ms(T0 + 30 * MIN)
+    assert (irt.outcome, irt.severity, irt.target_seconds) == ("breached", 1, 900)
+    assert irt.decided_at == format_rfc3339_ms(T0 + 30 * MIN)
 
 
 def test_severity_raised_in_time_gives_the_new_shorter_deadline(desk: Desk) -> None:
     desk.create(severity=3)
     desk.send("ticket.severity_changed", at=T0 + 10 * MIN, severity=1)  # new deadline 09:15, still ahead
     (irt,) = desk.clock_to(T0 + 15 * MIN + 1)
-    assert irt["outcome"] == "breached" and irt["decided_at"] == format_rfc3339_ms(T0 + 15 * MIN)
+    assert irt.outcome == "breached" and irt.decided_at == format_rfc3339_ms(T0 + 15 * MIN)
 
 
 def test_a_severity_change_after_the_response_does_not_touch_irt(desk: Desk) -> None:
     desk.create(severity=3)
     desk.send("ticket.responded", at=T0 + 20 * MIN, engineer_id="E1")
     assert desk.send("ticket.severity_changed", at=T0 + 30 * MIN, severity=1) == []
-    assert [o["outcome"] for o in desk.irt()] == ["met"]
+    assert [o.outcome for o in desk.irt()] == ["met"]
 
 
 def test_fastlane_halves_the_target(desk: Desk) -> None:
@@ -105,15 +105,15 @@ def test_fastlane_halves_the_target(desk: Desk) -> None:
     desk.create("N1", severity=1)
     (fast,) = desk.send("ticket.responded", "F1", at=T0 + 8 * MIN, engineer_id="E1")
     (normal,) = desk.send("ticket.responded", "N1", at=T0 + 8 * MIN, engineer_id="E1")
-    assert (fast["outcome"], fast["target_seconds"], fast["fastlane"]) == ("breached", 450, True)
-    assert fast["value_seconds"] is None and fast["decided_at"] == format_rfc3339_ms(T0 + 7 * MIN + 30 * SEC)
-    assert (normal["outcome"], normal["target_seconds"]) == ("met", 900)
+    assert (fast.outcome, fast.target_seconds, fast.fastlane) == ("breached", 450, True)
+    assert fast.value_seconds is None and fast.decided_at == format_rfc3339_ms(T0 + 7 * MIN + 30 * SEC)
+    assert (normal.outcome, normal.target_seconds) == ("met", 900)
 
 
 def test_an_event_dated_before_creation_applies_at_the_creation_instant(desk: Desk) -> None:
     desk.send("ticket.responded", at=T0 - 5 * MIN, engineer_id="E1")  # held: the ticket does not exist yet
     (irt,) = desk.create(at=T0)
-    assert (irt["outcome"], irt["value_seconds"]) == ("met", 0)
+    assert (irt.outcome, irt.value_seconds) == ("met", 0)
 
 
 def test_waiting_on_customer_counts_in_ttr_but_not_in_agent_ttr(desk: Desk) -> None:
@@ -123,22 +123,22 @@ def test_waiting_on_customer_counts_in_ttr_but_not_in_agent_ttr(desk: Desk) -> N
     desk.send("ticket.customer_replied", at=T0 + 3 * HOUR)
     desk.send("ticket.waiting_on_customer", at=T0 + 4 * HOUR)
     ttw, ttr = desk.send("ticket.resolved", at=T0 + 5 * HOUR, engineer_id="E2")  # still waiting: stops there
-    assert (ttr["metric"], ttr["cycle"], ttr["value_seconds"], ttr["agent_value_seconds"]) == ("ttr", 1, 5 * 3600,
+    assert (ttr.metric, ttr.cycle, ttr.value_seconds, ttr.agent_value_seconds) == ("ttr", 1, 5 * 3600,
                                                                                               2 * 3600)
-    assert ttr["outcome"] is None and ttr["target_seconds"] is None and ttr["engineer_id"] == "E2"
-    assert (ttw["metric"], ttw["value_seconds"]) == ("ttw", 5 * 3600)  # resolved before any workaround
+    assert ttr.outcome is None and ttr.target_seconds is None and ttr.engineer_id == "E2"
+    assert (ttw.metric, ttw.value_seconds) == ("ttw", 5 * 3600)  # resolved before any workaround
 
 
 def test_ttw_ends_at_the_workaround_and_a_sev1_becomes_sev2(desk: Desk) -> None:
     desk.create(severity=1)
     (ttw,) = desk.send("ticket.workaround_provided", at=T0 + 10 * MIN, engineer_id="E1")
-    assert (ttw["metric"], ttw["value_seconds"], ttw["severity"]) == ("ttw", 600, 1)
+    assert (ttw.metric, ttw.value_seconds, ttw.severity) == ("ttw", 600, 1)
     # unanswered, now Sev2: the IRT deadline moved to one hour
     assert desk.clock_to(T0 + 30 * MIN) == []
     (irt,) = desk.clock_to(T0 + HOUR + 1)
-    assert (irt["severity"], irt["target_seconds"]) == (2, 3600)
+    assert (irt.severity, irt.target_seconds) == (2, 3600)
     (ttr,) = desk.send("ticket.resolved", at=T0 + 2 * HOUR, engineer_id="E1")  # no second TTW in this cycle
-    assert ttr["metric"] == "ttr"
+    assert ttr.metric == "ttr"
 
 
 def test_a_reopen_starts_cycle_2_and_the_ttr_clock_restarts(desk: Desk) -> None:
@@ -147,16 +147,16 @@ def test_a_reopen_starts_cycle_2_and_the_ttr_clock_restarts(desk: Desk) -> None:
     desk.send("ticket.resolved", at=T0 + 2 * HOUR, engineer_id="E1")
     assert desk.send("ticket.reopened", at=T0 + 5 * HOUR) == []
     ttw, ttr = desk.send("ticket.resolved", at=T0 + 6 * HOUR, engineer_id="E1")
-    assert (ttr["cycle"], ttr["value_seconds"], ttr["outcome_id"]) == (2, 3600, "T1:ttr:2")
-    assert (ttw["cycle"], ttw["value_seconds"]) == (2, 3600)
-    assert [o["outcome_id"] for o in desk.outcomes] == ["T1:irt:1", "T1:ttw:1", "T1:ttr:1", "T1:ttw:2", "T1:ttr:2"]
+    assert (ttr.cycle, ttr.value_seconds, ttr.outcome_id) == (2, 3600, "T1:ttr:2")
+    assert (ttw.cycle, ttw.value_seconds) == (2, 3600)
+    assert [o.outcome_id for o in desk.outcomes] == ["T1:irt:1", "T1:ttw:1", "T1:ttr:1", "T1:ttw:2", "T1:ttr:2"]
 
 
 def test_a_reopen_of_an_unresolved_ticket_does_nothing(desk: Desk) -> None:
     desk.create(severity=2)
     desk.send("ticket.reopened", at=T0 + HOUR)
     *_, ttr = desk.send("ticket.resolved", at=T0 + 2 * HOUR, engineer_id="E1")
-    assert (ttr["cycle"], ttr["value_seconds"]) == (1, 2 * 3600)
+    assert (ttr.cycle, ttr.value_seconds) == (1, 2 * 3600)
 
 
 def test_at_risk_means_half_the_budget_used_and_not_yet_breached(desk: Desk) -> None:
@@ -208,7 +208,7 @@ def test_closed_tickets_are_dropped_after_retention_but_never_before_irt_is_deci
     desk.clock_to(T0 + 3 * HOUR)
     assert desk.store.get("T1") is not None  # its Sev4 deadline (24 h) is still ahead
     desk.clock_to(T0 + 24 * HOUR + 1)
-    assert [o["outcome"] for o in desk.irt()] == ["breached"]
+    assert [o.outcome for o in desk.irt()] == ["breached"]
     desk.clock_to(T0 + 26 * HOUR)
     assert desk.store.get("T1") is None
 
@@ -240,9 +240,9 @@ def test_outputs_of_uncommitted_records_are_published_again_after_a_restart() ->
                                "occurred_at": format_rfc3339_ms(T0), "severity": 2, "product": "automation",
                                "customer_id": "C1"})
     outputs = restarted.handle(replay, desk.store)
-    again = [orjson.loads(o.value) for o in outputs if isinstance(o, Emit)]
-    assert [o["outcome_id"] for o in again] == ["T2:irt:1"]  # only the uncommitted one
-    assert again == [o for o in desk.outcomes if o["outcome_id"] == "T2:irt:1"]  # the very same record
+    again = [Outcome.decode(o.value) for o in outputs if isinstance(o, Emit)]
+    assert [o.outcome_id for o in again] == ["T2:irt:1"]  # only the uncommitted one
+    assert again == [o for o in desk.outcomes if o.outcome_id == "T2:irt:1"]  # the very same record
     assert restarted.metrics.registry.get_sample_value("sla_outputs_republished_total", {"topic": "outcomes"}) == 1
 
     positions.offsets[(0, 0)] = 5  # everything committed: a later rebalance republishes nothing

@@ -1,0 +1,89 @@
+"""The demo's live board: what it shows (a :class:`Snapshot` read from a worker's ``/metrics`` and the
+escalations topic) and how it reads as text. Pure apart from :func:`scrape`, so the text is testable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from pipeline.cli.escalations import line as escalation_line
+from pipeline.domain.bizcrit import BOARD_RUNGS, share_words
+from pipeline.domain.policy import SEVERITIES
+from pipeline.domain.records import Escalation
+from pipeline.domain.timefmt import format_rfc3339_ms
+
+_RUNG_NAMES = dict(zip(BOARD_RUNGS, ("no rung yet", "tier 3", "management", "executive"), strict=True))
+
+
+@dataclasses.dataclass
+class Snapshot:
+    """What the board shows, read from the worker's /metrics and the escalations topic."""
+
+    sim_now_ms: int = 0
+    speedup: float = 1.0
+    events_total: float = 0.0
+    events_per_s: float = 0.0
+    met: dict[int, float] = dataclasses.field(default_factory=dict)
+    breached: dict[int, float] = dataclasses.field(default_factory=dict)
+    at_risk: dict[int, float] = dataclasses.field(default_factory=dict)
+    bizcrit_by_rung: dict[str, float] = dataclasses.field(default_factory=dict)
+    escalations: list[Escalation] = dataclasses.field(default_factory=list)
+    pages_delivered: int = 0
+    urls: dict[str, str] = dataclasses.field(default_factory=dict)
+    goal: float = 0.99
+    at_risk_share: float = 0.5  # the policy's at_risk_fraction
+
+    def read(self, samples: dict[tuple[str, tuple], float]) -> None:
+        """Take the board's numbers from one scrape of a worker's /metrics."""
+        for (name, labels), value in samples.items():
+            lab = dict(labels)
+            if name == "sla_events_total":
+                self.events_total += value
+            elif name == "sla_irt_window_tickets" and lab.get("window") == "24h":
+                target = self.met if lab["outcome"] == "met" else self.breached
+                target[int(lab["severity"])] = target.get(int(lab["severity"]), 0) + value
+            elif name == "sla_irt_at_risk_tickets":
+                self.at_risk[int(lab["severity"])] = value
+            elif name == "sla_bizcrit_open_tickets_by_rung":
+                self.bizcrit_by_rung[lab["rung"]] = value
+
+
+def render(s: Snapshot) -> str:
+    """The board as text."""
+    sim = format_rfc3339_ms(s.sim_now_ms)[:16].replace("T", " ") if s.sim_now_ms else "-"
+    out = [f"sla-pipeline demo   simulated time {sim} UTC (x{s.speedup:g})   "
+           f"events {s.events_total:,.0f} ({s.events_per_s:,.0f}/s)", ""]
+    out.append(f"IRT compliance, last 24 h (goal {s.goal:.0%} of tickets):")
+    for sev in SEVERITIES:
+        met, breached = s.met.get(sev, 0), s.breached.get(sev, 0)
+        decided = met + breached
+        if decided:
+            share = met / decided
+            mark = "ok" if share >= s.goal else "BELOW GOAL"
+            out.append(f"  Sev{sev}  {share:7.2%}  {mark:<10}  {met:,.0f} met, {breached:,.0f} breached")
+        else:
+            out.append(f"  Sev{sev}        -              no ticket decided yet")
+    out.append("")
+    risky = "  ".join(f"Sev{sev} {s.at_risk.get(sev, 0):,.0f}" for sev in SEVERITIES)
+    out.append(f"At risk now (unanswered, {share_words(s.at_risk_share)} the budget used):  {risky}")
+    rungs = s.bizcrit_by_rung
+    by_rung = ", ".join(f"{_RUNG_NAMES[r]} {rungs.get(r, 0):,.0f}" for r in BOARD_RUNGS)
+    out.append(f"Open BizCrit tickets: {sum(rungs.values()):,.0f}   ({by_rung})")
+    out.append(f"Pages delivered to on-call through Alertmanager: {s.pages_delivered}")
+    out.append("")
+    out.append("Latest escalations:")
+    out += [f"  {escalation_line(e)[:150]}" for e in s.escalations[-8:]] or ["  (none yet)"]
+    out.append("")
+    out += [f"{name:>13}: {url}" for name, url in s.urls.items()]
+    out.append("Ctrl-C stops everything.")
+    return "\n".join(out)
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    with urllib.request.urlopen(url, timeout=3) as resp:
+        text = resp.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}

@@ -1,0 +1,185 @@
+"""The tools of ``sla-pipeline``: produce, notify, escalations, stackrank, generate, simulate, replay, demo.
+
+Each receives its parsed arguments and the settings :func:`pipeline.cli.main` built for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+
+from pipeline.errors import PipelineError
+from pipeline.settings import BrokerSettings, GenerateSettings, NotifySettings, Settings
+from pipeline.signals import stop_on_signals
+
+
+def _quiet_kafka_client() -> None:
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)  # the terminal is for the tool's own output
+
+
+def produce(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.cli.produce import open_input, produce_lines, read_lines
+
+    topic = args.topic or settings.topic_events
+    stream = open_input(args.file)
+    try:
+        report = asyncio.run(produce_lines(settings.bootstrap_servers, topic, read_lines(stream)))
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    print(f"{report.summary()} to {topic}")
+    return 0
+
+
+def notify(args: argparse.Namespace, settings: NotifySettings) -> int:
+    from pipeline import notify as notifier
+    from pipeline.domain.policy import load_policy
+
+    config = notifier.NotifyConfig(alertmanager_url=settings.alertmanager_url,
+                                   runbook_base_url=settings.runbook_base_url,
+                                   policy=load_policy(settings.policy_file))
+    metrics = notifier.NotifierMetrics()
+    if settings.notifier_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.notifier_port, addr=settings.web_host, registry=metrics.registry)
+
+    async def main_loop() -> None:
+        stopping = stop_on_signals()
+        await notifier.run(settings.bootstrap_servers, settings.topic_escalations, settings.group_id, config,
+                           stopping, metrics)
+
+    print(f"notifier: {settings.topic_escalations} -> {config.alertmanager_url}; Ctrl-C stops", flush=True)
+    asyncio.run(main_loop())
+    return 0
+
+
+def escalations(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.cli.escalations import follow
+
+    _quiet_kafka_client()
+    asyncio.run(follow(settings.bootstrap_servers, settings.topic_escalations, keep_going=args.follow))
+    return 0
+
+
+def stackrank(args: argparse.Namespace, settings: Settings) -> int:
+    import urllib.error
+    import urllib.request
+
+    import orjson
+
+    from pipeline.cli.stackrank import table
+
+    base = args.url or f"http://127.0.0.1:{settings.web_port}"
+    try:
+        with urllib.request.urlopen(f"{base}/stackrank?window={args.window}", timeout=10) as resp:
+            report = orjson.loads(resp.read())
+    except (urllib.error.URLError, OSError) as exc:
+        raise PipelineError(f"no worker answered at {base} ({exc}); is `sla-pipeline worker` running?") from exc
+    print(table(report))
+    return 0
+
+
+def generate(args: argparse.Namespace, settings: GenerateSettings) -> int:
+    from pipeline.domain.policy import load_policy
+    from pipeline.observability import generate as generator
+
+    kwargs = {"policy": load_policy(settings.policy_file), "runbook_base": settings.runbook_base_url}
+    if args.check:
+        stale = generator.stale(**kwargs)
+        for path in stale:
+            print(f"out of date: {path} (run `sla-pipeline generate`)")
+        return 1 if stale else 0
+    for path in generator.write(**kwargs):
+        print(f"wrote {path}")
+    return 0
+
+
+_UNITS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _duration_ms(text: str) -> int:
+    try:
+        return int(float(text[:-1]) * _UNITS[text[-1]])
+    except (KeyError, ValueError, IndexError):
+        raise PipelineError(f"--duration must look like 90m, 12h or 7d, got {text!r}") from None
+
+
+def simulate(args: argparse.Namespace, settings: Settings) -> int:
+    import orjson
+
+    from pipeline.domain.policy import load_policy
+    from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+    from pipeline.simulate.generator import events
+    from pipeline.simulate.player import play
+    from pipeline.simulate.profile import load_profile
+
+    profile = load_profile(args.profile)
+    start = time.time_ns() // 1_000_000 if args.start == "now" else parse_rfc3339_ms(args.start)
+    end = start + _duration_ms(args.duration)
+    source = events(profile, args.seed, start, end, policy=load_policy(settings.policy_file))
+    if args.out:
+        with open(args.out, "wb") as f:
+            n = 0
+            for doc in source:
+                f.write(orjson.dumps(doc) + b"\n")
+                n += 1
+        print(f"wrote {n} events of {args.duration} from {format_rfc3339_ms(start)} to {args.out}")
+        return 0
+    print(f"simulating {args.duration} from {format_rfc3339_ms(start)} at x{args.speedup:g} to "
+          f"{settings.topic_events}; workers should use SLA_CLOCK=event. Ctrl-C stops.", flush=True)
+    _quiet_kafka_client()
+
+    async def go() -> None:
+        stopping = stop_on_signals()
+        stats = await play(settings.bootstrap_servers, settings.topic_events, source, start_ms=start,
+                           speedup=args.speedup, rate=args.rate, stopping=stopping)
+        print(f"sent {stats.sent} events and {stats.heartbeats} heartbeats; simulated time reached "
+              f"{format_rfc3339_ms(stats.sim_now_ms)}")
+
+    asyncio.run(go())
+    return 0
+
+
+def replay(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.cli import replay as replayer
+
+    _quiet_kafka_client()
+    if not args.file.is_file():
+        raise PipelineError(f"{args.file}: no such file")
+    if args.mapping or args.file.suffix.lower() == ".csv":
+        if not args.mapping:
+            raise PipelineError("a CSV export needs --mapping (see deploy/replay/example-mapping.toml)")
+        rows = replayer.csv_rows(args.file, replayer.CsvMapping.load(args.mapping))
+        total = max(0, replayer.count_rows(args.file) - 1)
+    else:
+        rows = replayer.jsonl_rows(args.file)
+        total = replayer.count_rows(args.file)
+
+    async def go() -> replayer.ReplayReport:
+        stopping = stop_on_signals()
+        return await replayer.replay(rows, total, settings.bootstrap_servers, settings.topic_events,
+                                     speedup=None if args.fast else args.speedup, stopping=stopping)
+
+    report = asyncio.run(go())
+    print(report.summary())
+    if report.stopped:
+        return 130
+    return 1 if report.bad else 0
+
+
+def demo(args: argparse.Namespace, settings: Settings, broker: BrokerSettings) -> int:
+    from pipeline.cli import demo as live
+
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    logging.getLogger("pipeline").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # the webhook stands in for on-call quietly
+    config = live.DemoConfig(
+        workdir=args.dir, kafka_version=broker.kafka_version, kafka_port=args.kafka_port,
+        kafka_controller_port=args.kafka_controller_port, web_port=args.web_port, notifier_port=args.notifier_port,
+        prometheus_port=args.prometheus_port, alertmanager_port=args.alertmanager_port,
+        webhook_port=args.webhook_port, speedup=args.speedup, seed=args.seed)
+    return asyncio.run(live.main(config, settings))
