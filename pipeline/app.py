@@ -7,14 +7,15 @@ the topics exist (the tables must have as many partitions as ``tickets.events``)
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.openmetrics import exposition as openmetrics
 
+from pipeline import web
+from pipeline.agents import Progress
 from pipeline.agents import engineers as engineers_agent
 from pipeline.agents import tickets as tickets_agent
+from pipeline.agents.offsets import CommittedOffsets, register_lag
+from pipeline.agents.publisher import Publisher
 from pipeline.domain.clock import Clock, EventPartitionClock, WallClock, WallPartitionClock
 from pipeline.domain.policy import Policy, load_policy
 from pipeline.kafka.admin import MAX_MESSAGE_BYTES
@@ -24,7 +25,6 @@ from pipeline.settings import Settings
 from pipeline.tables import tickets as tickets_tables
 from pipeline.tables.engineer_view import EngineerView, follow_changelog
 
-RUNBOOKS = Path(__file__).resolve().parents[1] / "docs" / "runbooks.md"
 RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
 
@@ -35,6 +35,12 @@ class Pipeline:
     processor: Processor
     metrics: Metrics
     policy: Policy
+    tickets: tickets_agent.TicketAgent  # the ticket agent and its tick timer
+    engineers: faust.types.AgentT  # the engineer agent
+    engineers_progress: Progress
+    engineer_table: faust.Table
+    view: EngineerView
+    topics: dict[str, faust.TopicT]  # every topic the worker writes, by the outbox's names and "dlq", "ticks"
 
 
 def ticks_topic_name(settings: Settings) -> str:
@@ -53,6 +59,7 @@ def create_app(
     metrics: Metrics | None = None,
     policy: Policy | None = None,
     tick_interval_s: float = 0.1,
+    store: str = "rocksdb://",
 ) -> Pipeline:
     wall = wall or WallClock()
     policy = policy or load_policy(settings.policy_file)
@@ -60,7 +67,7 @@ def create_app(
     app = faust.App(
         settings.app_id,
         broker=settings.kafka_broker_url,
-        store="rocksdb://",
+        store=store,  # "memory://" in the agent tests
         datadir=str(settings.data_dir),
         web_bind=settings.web_host,
         web_host=settings.web_host,
@@ -82,6 +89,7 @@ def create_app(
         if settings.clock == "event" else WallPartitionClock(wall)
     )
     ticks_name = ticks_topic_name(settings)
+    positions = CommittedOffsets(app, settings.topic_events, ticks_name)
     processor = Processor(
         clock=clock,
         wall=wall,
@@ -90,29 +98,33 @@ def create_app(
         orphan_timeout_ms=int(settings.orphan_timeout_seconds * 1000),
         events_topic=settings.topic_events,
         ticks_topic=ticks_name,
-        positions=tickets_agent.CommittedOffsets(app, settings.topic_events, ticks_name),
+        positions=positions,
     )
     store = tickets_tables.declare(app, partitions)
     source = app.topic(settings.topic_events, ticks_name, **RAW)
     ticks = app.topic(ticks_name, partitions=partitions, internal=True, **RAW)
     facts = app.topic(facts_topic_name(settings), partitions=partitions, internal=True, **RAW)
+    dlq = app.topic(settings.topic_dlq, **RAW)
     outputs = {"outcomes": app.topic(settings.topic_outcomes, **RAW),
                "escalations": app.topic(settings.topic_escalations, **RAW),
                "facts": facts,
                "dsat": app.topic(settings.topic_dsat, **RAW)}
-    tickets_agent.register(
+    ticket_agent = tickets_agent.register(
         app,
         source=source,
         ticks=ticks,
         events_topic=settings.topic_events,
         processor=processor,
         store=store,
-        publisher=tickets_agent.Publisher(app.topic(settings.topic_dlq, **RAW), outputs),
+        publisher=Publisher(dlq, outputs),
         tick_interval_s=tick_interval_s,
     )
 
+    metrics.observe_lag(register_lag(app, settings.topic_events, positions, processor.next_offsets))
+
     engineers = tickets_tables.declare_engineers(app, partitions)
-    engineers_agent.register(app, facts=facts, table=engineers)
+    engineers_progress = Progress()
+    engineer_agent = engineers_agent.register(app, facts=facts, table=engineers, progress=engineers_progress)
     view = EngineerView(policy, event_time=settings.clock == "event")
     metrics.observe_engineers(lambda: _owned_standings(engineers, view, settings.metrics_max_engineers))
 
@@ -120,28 +132,11 @@ def create_app(
     async def engineer_view() -> None:
         await follow_changelog(settings.bootstrap_servers, f"{settings.app_id}-engineers-changelog", view)
 
-    @app.page("/stackrank")
-    async def stackrank_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        try:
-            report = view.report(request.query.get("window", "30d"))
-        except ValueError as exc:
-            return web.json({"error": str(exc)}, status=400)
-        return web.json(report)
-
-    @app.page("/runbooks")
-    async def runbooks_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        return web.bytes(RUNBOOKS.read_bytes(), headers={"Content-Type": "text/markdown; charset=utf-8"})
-
-    @app.page("/metrics")
-    async def metrics_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        # OpenMetrics (with ticket ids as exemplars) for scrapers that ask for it, text format otherwise.
-        if "application/openmetrics-text" in request.headers.get("Accept", ""):
-            body, kind = openmetrics.generate_latest(metrics.registry), openmetrics.CONTENT_TYPE_LATEST
-        else:
-            body, kind = generate_latest(metrics.registry), CONTENT_TYPE_LATEST
-        return web.bytes(body, headers={"Content-Type": kind})
-
-    return Pipeline(app=app, settings=settings, processor=processor, metrics=metrics, policy=policy)
+    web.register(app, metrics, view)
+    return Pipeline(app=app, settings=settings, processor=processor, metrics=metrics, policy=policy,
+                    tickets=ticket_agent, engineers=engineer_agent,
+                    engineers_progress=engineers_progress, engineer_table=engineers, view=view,
+                    topics={**outputs, "dlq": dlq, "ticks": ticks})
 
 
 def _owned_standings(table: faust.Table, view: EngineerView, cap: int) -> dict[str, list]:

@@ -10,12 +10,13 @@ import logging
 
 import faust
 
+from pipeline.agents import Progress
 from pipeline.domain.engineers import EngineerState, Fact
 
 log = logging.getLogger(__name__)
 
 
-def register(app: faust.App, *, facts: faust.TopicT, table: faust.Table) -> None:
+def register(app: faust.App, *, facts: faust.TopicT, table: faust.Table, progress: Progress) -> faust.types.AgentT:
     @app.agent(facts, name="engineers", concurrency=1)
     async def engineers(stream: faust.StreamT) -> None:
         async for event in stream.events():
@@ -24,8 +25,12 @@ def register(app: faust.App, *, facts: faust.TopicT, table: faust.Table) -> None
                 fact = Fact.from_bytes(msg.value)
             except Exception:  # noqa: BLE001 - our own topic; a bad record is logged, never fatal
                 log.exception("unreadable engineer fact at %s[%d]@%d", msg.topic, msg.partition, msg.offset)
+                progress.records += 1
                 continue
             raw = table.get(msg.key)
             state = EngineerState(fact.engineer_id) if raw is None else EngineerState.from_bytes(fact.engineer_id, raw)
             if state.apply(fact):
                 table[msg.key] = state.to_bytes()
+            progress.records += 1
+
+    return engineers

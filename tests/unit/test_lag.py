@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.agents.tickets import records_behind
+from pipeline.agents.offsets import records_behind
 
 
 def test_lag_is_the_high_water_mark_minus_what_was_processed() -> None:
