@@ -22,11 +22,13 @@ import urllib.request
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from common import ROOT, start_worker, stop, write_result
 
+from pipeline.domain.records import Escalation
 from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 from pipeline.kafka.embedded import EmbeddedKafka
+from pipeline.kafka.tail import Tail
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -55,24 +57,14 @@ async def publish(bootstrap: str, topic: str, tickets: int, spread_s: float, lea
 
 
 async def collect(bootstrap: str, topic: str, want: int, timeout_s: float) -> list[float]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    await consumer.start()
     latencies: list[float] = []
-    try:
-        while not consumer.partitions_for_topic(topic):
-            await consumer._client.force_metadata_update()
-            await asyncio.sleep(0.2)
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+    async with Tail(bootstrap, topic) as tail:
+        await tail.wait_for_partitions()
         end = time.monotonic() + timeout_s
         while len(latencies) < want and time.monotonic() < end:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for r in records:
-                    esc = orjson.loads(r.value)
-                    latencies.append((r.timestamp - parse_rfc3339_ms(esc["emitted_at"])) / 1000)
-    finally:
-        await consumer.stop()
+            for r in await tail.records():
+                esc = Escalation.decode(r.value)
+                latencies.append((r.timestamp - parse_rfc3339_ms(esc.emitted_at)) / 1000)
     return latencies
 
 

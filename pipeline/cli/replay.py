@@ -22,6 +22,17 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from pipeline.cli.produce import key_and_timestamp
 from pipeline.domain.events import Event, decode
@@ -149,9 +160,12 @@ async def replay(rows: Iterator[Row], total: int, bootstrap: str, topic: str, *,
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
                                 max_request_size=MAX_MESSAGE_BYTES + 1024)
     await producer.start()
-    started = time.monotonic()
     first: tuple[int, float] | None = None  # (occurred_at of the first good row, wall time it was sent)
-    shown = 0.0
+    bar = Progress(TextColumn("{task.completed}/{task.total} rows"), BarColumn(), TaskProgressColumn(),
+                   _RateColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                   console=Console(file=progress, stderr=progress is sys.stderr), refresh_per_second=2)
+    task = bar.add_task("replay", total=total)
+    bar.start()
     try:
         for number, key, value, problem in rows:
             if stopping.is_set():
@@ -160,7 +174,8 @@ async def replay(rows: Iterator[Row], total: int, bootstrap: str, topic: str, *,
             report.last_line = number
             if problem is not None:
                 report.bad.append((number, problem))
-                print(f"line {number}: {problem}", file=progress)
+                bar.console.print(f"line {number}: {problem}", markup=False, highlight=False)
+                bar.advance(task)
                 continue
             _, at_ms = key_and_timestamp(value)  # type: ignore[arg-type] - a valid event has both
             if speedup:
@@ -176,16 +191,16 @@ async def replay(rows: Iterator[Row], total: int, bootstrap: str, topic: str, *,
                         pass
             await producer.send(topic, value, key=key, timestamp_ms=at_ms)
             report.sent += 1
-            now = time.monotonic()
-            if now - shown >= 0.5:
-                shown = now
-                done = report.sent + len(report.bad)
-                rate = done / max(now - started, 1e-6)
-                eta = (total - done) / rate if rate else 0
-                print(f"\r{done}/{total} rows ({done / max(total, 1):.0%})  {rate:,.0f} rows/s  ETA {eta:,.0f} s  ",
-                      end="", file=progress, flush=True)
+            bar.advance(task)
         await producer.flush()
     finally:
+        bar.stop()
         await producer.stop()
-    print("", file=progress)
     return report
+
+
+class _RateColumn(ProgressColumn):
+    """Rows per second, as rich measures it."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:,.0f} rows/s")

@@ -16,11 +16,13 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 
 class Tail:
-    def __init__(self, bootstrap: str, topic: str, *, from_end: bool = False, metadata_refresh_ms: int = 1000) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, from_end: bool = False, metadata_refresh_ms: int = 1000,
+                 **consumer_config: object) -> None:
         self.topic = topic
         self._consumer = AIOKafkaConsumer(
             topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-            auto_offset_reset="latest" if from_end else "earliest", metadata_max_age_ms=metadata_refresh_ms)
+            auto_offset_reset="latest" if from_end else "earliest", metadata_max_age_ms=metadata_refresh_ms,
+            **consumer_config)
 
     async def __aenter__(self) -> Tail:
         await self._consumer.start()

@@ -7,7 +7,6 @@ each other's records. Versions: ``SLA_TEST_KAFKA_VERSIONS`` (default ``3.9.1,4.1
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import os
@@ -22,9 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from pipeline.kafka.tail import Tail
 from pipeline.ports import port_free
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,52 +222,28 @@ async def collect_unique(bootstrap: str, topic: str, id_field: str, *, want: int
     import orjson
 
     copies: dict[str, list[dict]] = {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not (parts := consumer.partitions_for_topic(topic)) and time.monotonic() < deadline:
-            await consumer._client.force_metadata_update()
-            await asyncio.sleep(0.5)
-        consumer.assign([TopicPartition(topic, p) for p in sorted(parts or [])])
-        await consumer.seek_to_beginning()
+    async with Tail(bootstrap, topic) as tail:
+        await tail.wait_for_partitions(30)
         end = time.monotonic() + timeout
         while len(copies) < want and time.monotonic() < end:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for r in records:
-                    doc = orjson.loads(r.value)
-                    copies.setdefault(doc[id_field], []).append(doc)
-    finally:
-        await consumer.stop()
+            for r in await tail.records():
+                doc = orjson.loads(r.value)
+                copies.setdefault(doc[id_field], []).append(doc)
     return {k: v[0] for k, v in copies.items()}, copies
 
 
 async def consume(bootstrap: str, topic: str, *, want: int, timeout: float = 60, settle: float = 2.0) -> list:
     """Read a topic from the start until ``want`` records arrived (then ``settle`` s more for extras)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None, fetch_max_bytes=16 * 1024 * 1024,
-                                max_partition_fetch_bytes=16 * 1024 * 1024)
-    await consumer.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not (parts := consumer.partitions_for_topic(topic)) and time.monotonic() < deadline:
-            await consumer._client.force_metadata_update()  # the topic may be created a moment later
-            await asyncio.sleep(0.5)
-        consumer.assign([TopicPartition(topic, p) for p in sorted(parts or [])])
-        await consumer.seek_to_beginning()
+    big = 16 * 1024 * 1024
+    async with Tail(bootstrap, topic, fetch_max_bytes=big, max_partition_fetch_bytes=big) as tail:
+        await tail.wait_for_partitions(30)  # the topic may be created a moment later
         got: list = []
         end = time.monotonic() + timeout
         settled_at = None
         while time.monotonic() < end:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                got.extend(records)
+            got.extend(await tail.records())
             if len(got) >= want:
                 settled_at = settled_at or time.monotonic() + settle
                 if time.monotonic() >= settled_at:
                     break
         return got
-    finally:
-        await consumer.stop()

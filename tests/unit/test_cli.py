@@ -28,3 +28,41 @@ def test_worker_says_when_kafka_is_unreachable(
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     assert main(["worker"]) == 1
     assert "cannot reach Kafka at 127.0.0.1:1" in capsys.readouterr().err
+
+
+def test_help_works_whatever_the_environment_holds(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SLA_NOTIFIER_PORT", "not-a-port")
+    with pytest.raises(SystemExit) as done:
+        main(["notify", "--help"])
+    assert done.value.code == 0 and "--alertmanager-url" in capsys.readouterr().out
+
+
+def test_every_command_gets_its_settings_from_the_environment_with_the_bad_key_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SLA_NOTIFIER_PORT", "not-a-port")
+    assert main(["notify"]) == 2
+    assert "SLA_NOTIFIER_PORT: must be an integer from 0 to 65535, got 'not-a-port'" in capsys.readouterr().err
+    monkeypatch.delenv("SLA_NOTIFIER_PORT")
+    monkeypatch.setenv("SLA_ALERTMANAGER_URL", "alertmanager:9093")
+    assert main(["notify"]) == 2
+    assert "SLA_ALERTMANAGER_URL: must be an http:// or https:// URL" in capsys.readouterr().err
+    monkeypatch.setenv("SLA_KAFKA_VERSION", "latest")
+    assert main(["kafka", "status"]) == 2
+    assert "SLA_KAFKA_VERSION: must be an Apache Kafka version such as 3.9.1" in capsys.readouterr().err
+    monkeypatch.setenv("SLA_RUNBOOK_BASE_URL", "wiki/runbooks")
+    assert main(["generate", "--check"]) == 2
+    assert "SLA_RUNBOOK_BASE_URL" in capsys.readouterr().err
+
+
+def test_flags_win_over_the_environment_for_each_command() -> None:
+    from pipeline.settings import BrokerSettings, NotifySettings
+
+    flags = NotifySettings.fields_from_flags({"alertmanager_url": "http://flag:9093", "web_port": 1})
+    assert flags == {"alertmanager_url": "http://flag:9093"}  # web_port is not the notifier's
+    notify = NotifySettings.from_env({"SLA_ALERTMANAGER_URL": "http://env:9093"}, **flags)
+    assert notify.alertmanager_url == "http://flag:9093"
+    broker = BrokerSettings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:19092"})
+    assert (broker.port, broker.kafka_version) == (19092, "3.9.1")
+    assert BrokerSettings.from_env({}, kafka_port=29092).port == 29092
