@@ -21,6 +21,10 @@ from pipeline.errors import ConfigError
 ClockMode = Literal["wall", "event"]
 DEFAULT_RUNBOOK_BASE_URL = "http://127.0.0.1:6066/runbooks"  # a worker's /runbooks on its default port
 DEFAULT_KAFKA_VERSION = "3.9.1"
+LOCAL_BROKER = "127.0.0.1:9092"  # KAFKA_BOOTSTRAP_SERVERS unless set
+APP_ID = "sla-pipeline"  # SLA_APP_ID unless set: names the consumer groups and internal topics
+ESCALATIONS = "sla.escalations"  # SLA_TOPIC_ESCALATIONS unless set
+LOOPBACK = "127.0.0.1"  # where the web servers listen unless SLA_WEB_HOST says otherwise
 
 _TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _APP_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
@@ -171,17 +175,17 @@ def unknown_keys(environ: Mapping[str, str]) -> list[str]:
 class Settings(_FromEnv):
     """Everything a worker needs to know, validated. Build it with :meth:`from_env`."""
 
-    bootstrap_servers: str = "127.0.0.1:9092"
-    app_id: str = "sla-pipeline"
+    bootstrap_servers: str = LOCAL_BROKER
+    app_id: str = APP_ID
     topic_events: str = "tickets.events"
     topic_dlq: str = "tickets.events.dlq"
     topic_outcomes: str = "sla.outcomes"
-    topic_escalations: str = "sla.escalations"
+    topic_escalations: str = ESCALATIONS
     topic_dsat: str = "sla.dsat_reviews"
     policy_file: Path | None = None
     clock: ClockMode = "wall"
     data_dir: Path = Path("./data")
-    web_host: str = "127.0.0.1"
+    web_host: str = LOOPBACK
     web_port: int = 6066
     partitions: int = 4
     replication_factor: int = 1
@@ -230,14 +234,14 @@ Settings._ENV = {
 class NotifySettings(_FromEnv):
     """``sla-pipeline notify``: where escalations come from and which Alertmanager gets them."""
 
-    bootstrap_servers: str = "127.0.0.1:9092"
-    app_id: str = "sla-pipeline"
-    topic_escalations: str = "sla.escalations"
     alertmanager_url: str = "http://127.0.0.1:9093"
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
     notifier_port: int = 6067  # its own /metrics; 0 = none
-    web_host: str = "127.0.0.1"
     policy_file: Path | None = None
+    bootstrap_servers: str = LOCAL_BROKER
+    app_id: str = APP_ID
+    topic_escalations: str = ESCALATIONS
+    web_host: str = LOOPBACK
 
     @property
     def group_id(self) -> str:
@@ -263,7 +267,7 @@ class BrokerSettings(_FromEnv):
     kafka_version: str = DEFAULT_KAFKA_VERSION
     kafka_dir: Path = Path(".kafka")
     kafka_port: int | None = None  # default: the port of KAFKA_BOOTSTRAP_SERVERS, else 9092
-    bootstrap_servers: str = "127.0.0.1:9092"
+    bootstrap_servers: str = LOCAL_BROKER
 
     @property
     def port(self) -> int:

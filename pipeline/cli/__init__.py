@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.cli import commands, worker
+from pipeline.cli.demo import PORTS
 from pipeline.errors import BrokerError, ConfigError, PipelineError
 from pipeline.settings import BrokerSettings, GenerateSettings, NotifySettings, Settings, unknown_keys
 
@@ -115,10 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--speedup", type=float, default=300.0)
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--kafka-version", help="default: SLA_KAFKA_VERSION or 3.9.1")
-    for flag, default in (("kafka-port", 9092), ("kafka-controller-port", 9192), ("web-port", 6066),
-                          ("notifier-port", 6067), ("prometheus-port", 9090), ("alertmanager-port", 9093),
-                          ("webhook-port", 9095)):
-        demo.add_argument(f"--{flag}", type=int, default=default)
+    for name, port in PORTS.items():
+        demo.add_argument(f"--{name}-port", type=int, default=port, dest=f"{name.replace('-', '_')}_port")
     demo.set_defaults(handler=commands.demo, needs=(Settings, BrokerSettings))
 
     run = sub.add_parser("run", help="start the embedded broker and a worker; Ctrl-C stops both")

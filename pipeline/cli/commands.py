@@ -177,9 +177,7 @@ def demo(args: argparse.Namespace, settings: Settings, broker: BrokerSettings) -
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     logging.getLogger("pipeline").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # the webhook stands in for on-call quietly
-    config = live.DemoConfig(
-        workdir=args.dir, kafka_version=broker.kafka_version, kafka_port=args.kafka_port,
-        kafka_controller_port=args.kafka_controller_port, web_port=args.web_port, notifier_port=args.notifier_port,
-        prometheus_port=args.prometheus_port, alertmanager_port=args.alertmanager_port,
-        webhook_port=args.webhook_port, speedup=args.speedup, seed=args.seed)
+    ports = {name: getattr(args, f"{name.replace('-', '_')}_port") for name in live.PORTS}
+    config = live.DemoConfig(workdir=args.dir, kafka_version=broker.kafka_version, ports=ports, speedup=args.speedup,
+                             seed=args.seed)
     return asyncio.run(live.main(config, settings))

@@ -47,21 +47,23 @@ HOUR = 3_600_000
 DAY = 24 * HOUR
 
 
+# What the demo runs, each on its own port of 127.0.0.1 (the demo's --NAME-port flags change them).
+PORTS = {"kafka": 9092, "kafka-controller": 9192, "web": 6066, "notifier": 6067, "prometheus": 9090,
+         "alertmanager": 9093, "webhook": 9095}
+
+
 @dataclasses.dataclass(frozen=True)
 class DemoConfig:
     workdir: Path = Path(".demo")
     kafka_version: str = DEFAULT_VERSION
-    kafka_port: int = 9092
-    kafka_controller_port: int = 9192
-    web_port: int = 6066
-    notifier_port: int = 6067
-    prometheus_port: int = 9090
-    alertmanager_port: int = 9093
-    webhook_port: int = 9095
+    ports: dict[str, int] = dataclasses.field(default_factory=lambda: dict(PORTS))
     speedup: float = 300.0
     seed: int = 1
     profile: Path | None = None
     refresh_s: float = 1.0
+
+    def addresses(self) -> dict[str, str]:
+        return {name: f"127.0.0.1:{port}" for name, port in self.ports.items()}
 
 
 def alertmanager_config(shipped: dict, webhook_port: int) -> dict:
@@ -105,13 +107,10 @@ class Demo:
             if shutil.which(tool) is None:
                 raise PipelineError(f"{tool} is not installed; `make demo` (scripts/bootstrap.sh) installs it")
         c = self.config
-        for name, port in (("Kafka", c.kafka_port), ("Kafka controller", c.kafka_controller_port),
-                           ("worker web", c.web_port), ("notifier", c.notifier_port),
-                           ("Prometheus", c.prometheus_port), ("Alertmanager", c.alertmanager_port),
-                           ("webhook", c.webhook_port)):
+        for name, port in c.ports.items():
             if not port_free(port):
                 raise PipelineError(f"port {port} ({name}) on 127.0.0.1 is in use; stop what uses it or pick "
-                                    "another with the demo's --*-port flags")
+                                    f"another with the demo's --{name}-port flag")
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
         log = open(self.config.workdir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
@@ -134,49 +133,50 @@ class Demo:
 
     async def start(self) -> None:
         c = self.config
+        at = c.addresses()
         self._check_tools_and_ports()
         shutil.rmtree(c.workdir, ignore_errors=True)  # a fresh demo every time
         c.workdir.mkdir(parents=True)
-        self.say(f"starting Kafka {c.kafka_version} on 127.0.0.1:{c.kafka_port} ...")
-        self.broker = EmbeddedKafka(home=c.workdir / "kafka", version=c.kafka_version, port=c.kafka_port,
-                                    controller_port=c.kafka_controller_port)
+        self.say(f"starting Kafka {c.kafka_version} on {at['kafka']} ...")
+        self.broker = EmbeddedKafka(home=c.workdir / "kafka", version=c.kafka_version, port=c.ports["kafka"],
+                                    controller_port=c.ports["kafka-controller"])
         await asyncio.to_thread(self.broker.start)
         bootstrap = self.broker.bootstrap
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SLA_CLOCK": "event",
-               "SLA_DATA_DIR": str(c.workdir / "worker"), "SLA_WEB_PORT": str(c.web_port),
-               "SLA_RUNBOOK_BASE_URL": f"http://127.0.0.1:{c.web_port}/runbooks"}
+               "SLA_DATA_DIR": str(c.workdir / "worker"), "SLA_WEB_PORT": str(c.ports["web"]),
+               "SLA_RUNBOOK_BASE_URL": f"http://{at['web']}/runbooks"}
         self.say("starting a worker (event-time clock, driven by the simulator's heartbeats) ...")
         self._spawn("worker", [sys.executable, "-m", "pipeline.cli", "worker"], env)
-        await self._wait_http("worker", f"http://127.0.0.1:{c.web_port}/metrics")
+        await self._wait_http("worker", f"http://{at['web']}/metrics")
         self.say("starting Alertmanager, the notifier and Prometheus ...")
         await self._start_webhook()
         am_config = c.workdir / "alertmanager.yml"
         am_config.write_text(yaml.safe_dump(alertmanager_config(
-            yaml.safe_load((ROOT / "deploy/alertmanager/alertmanager.yml").read_text()), c.webhook_port),
+            yaml.safe_load((ROOT / "deploy/alertmanager/alertmanager.yml").read_text()), c.ports["webhook"]),
             sort_keys=False))
         self._spawn("alertmanager", ["prometheus-alertmanager", f"--config.file={am_config}",
                                      f"--storage.path={c.workdir / 'alertmanager'}",
-                                     f"--web.listen-address=127.0.0.1:{c.alertmanager_port}",
+                                     f"--web.listen-address={at['alertmanager']}",
                                      "--cluster.listen-address="])
         self._spawn("notifier", [sys.executable, "-m", "pipeline.cli", "notify", "--alertmanager-url",
-                                 f"http://127.0.0.1:{c.alertmanager_port}", "--metrics-port", str(c.notifier_port)],
+                                 f"http://{at['alertmanager']}", "--metrics-port", str(c.ports["notifier"])],
                     env)
         prom_config = c.workdir / "prometheus.yml"
         prom_config.write_text(yaml.safe_dump({
             "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
             "rule_files": [str(ROOT / "deploy/prometheus/rules/sla.rules.yml")],
-            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{c.alertmanager_port}"]}]}]},
+            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [at['alertmanager']]}]}]},
             "scrape_configs": [
-                {"job_name": "sla-pipeline", "static_configs": [{"targets": [f"127.0.0.1:{c.web_port}"]}]},
-                {"job_name": "sla-notifier", "static_configs": [{"targets": [f"127.0.0.1:{c.notifier_port}"]}]},
+                {"job_name": "sla-pipeline", "static_configs": [{"targets": [at['web']]}]},
+                {"job_name": "sla-notifier", "static_configs": [{"targets": [at['notifier']]}]},
             ],
         }, sort_keys=False))
         self._spawn("prometheus", ["prometheus", f"--config.file={prom_config}",
                                    f"--storage.tsdb.path={c.workdir / 'prometheus'}",
-                                   f"--web.listen-address=127.0.0.1:{c.prometheus_port}",
+                                   f"--web.listen-address={at['prometheus']}",
                                    "--enable-feature=exemplar-storage"])
-        await self._wait_http("alertmanager", f"http://127.0.0.1:{c.alertmanager_port}/-/ready")
-        await self._wait_http("prometheus", f"http://127.0.0.1:{c.prometheus_port}/-/ready")
+        await self._wait_http("alertmanager", f"http://{at['alertmanager']}/-/ready")
+        await self._wait_http("prometheus", f"http://{at['prometheus']}/-/ready")
         self.say(f"starting the simulator (x{c.speedup:g}: one simulated hour every {3600 / c.speedup:g} s) ...")
 
     async def _start_webhook(self) -> None:
@@ -190,7 +190,7 @@ class Demo:
         app.router.add_post("/noc", _ok)      # warnings: the NOC sees them on the board already
         self._webhook = web.AppRunner(app)
         await self._webhook.setup()
-        await web.TCPSite(self._webhook, "127.0.0.1", self.config.webhook_port).start()
+        await web.TCPSite(self._webhook, "127.0.0.1", self.config.ports["webhook"]).start()
 
     # --- run ---------------------------------------------------------------------------------
     async def _follow_escalations(self, bootstrap: str) -> None:
@@ -200,6 +200,7 @@ class Demo:
 
     async def run(self) -> None:
         c = self.config
+        at = c.addresses()
         assert self.broker is not None
         profile = load_profile(c.profile)
         start = demo_start(time.time_ns() // 1_000_000)
@@ -207,10 +208,10 @@ class Demo:
         sim = asyncio.create_task(play(self.broker.bootstrap, self.settings.topic_events, source, start_ms=start,
                                        speedup=c.speedup, stopping=self.stopping, stats=self.stats))
         follower = asyncio.create_task(self._follow_escalations(self.broker.bootstrap))
-        urls = {"metrics": f"http://127.0.0.1:{c.web_port}/metrics",
-                "stack rank": f"http://127.0.0.1:{c.web_port}/stackrank?window=30d",
-                "Prometheus": f"http://127.0.0.1:{c.prometheus_port}",
-                "Alertmanager": f"http://127.0.0.1:{c.alertmanager_port}"}
+        urls = {"metrics": f"http://{at['web']}/metrics",
+                "stack rank": f"http://{at['web']}/stackrank?window=30d",
+                "Prometheus": f"http://{at['prometheus']}",
+                "Alertmanager": f"http://{at['alertmanager']}"}
         last = (time.monotonic(), 0.0)
         # On a terminal rich redraws the board in place; elsewhere (a log, a test) each frame is appended.
         live = Live(console=Console(file=self.out), auto_refresh=False) if self.out.isatty() else None

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
-import fcntl
 import os
 import shutil
 import signal
@@ -23,11 +22,10 @@ import uuid
 from pathlib import Path
 
 from pipeline.errors import BrokerError
+from pipeline.kafka import jars
 from pipeline.settings import DEFAULT_KAFKA_VERSION
 
 DEFAULT_VERSION = DEFAULT_KAFKA_VERSION
-DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
-_LOG4J2 = "2.24.3"
 MESSAGE_MAX_BYTES = 8 * 1024 * 1024 + 1024
 
 
@@ -78,11 +76,7 @@ class EmbeddedKafka:
     # --- paths --------------------------------------------------------------------------------
     @property
     def major(self) -> int:
-        return int(self.version.split(".")[0])
-
-    @property
-    def lib_dir(self) -> Path:
-        return self.cache / self.version / "lib"
+        return jars.major(self.version)
 
     @property
     def data_dir(self) -> Path:
@@ -103,51 +97,10 @@ class EmbeddedKafka:
     # --- jars ---------------------------------------------------------------------------------
     def resolve_jars(self) -> Path:
         """Fetch the broker's jars with Maven into the cache (once per version)."""
-        done = self.lib_dir / ".complete"
-        if done.exists():
-            return self.lib_dir
-        if shutil.which(self.mvn) is None:
-            raise BrokerError("Maven ('mvn') is not installed; it fetches Kafka's jars from Maven Central")
-        work = self.cache / self.version
-        work.mkdir(parents=True, exist_ok=True)
-        with open(work / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # two processes resolving the same version wait for each other
-            if done.exists():
-                return self.lib_dir
-            (work / "pom.xml").write_text(self._pom())
-            tmp = work / "lib.partial"
-            shutil.rmtree(tmp, ignore_errors=True)
-            cmd = [self.mvn, "-B", "-q", "-f", str(work / "pom.xml"), f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-                   f"-DoutputDirectory={tmp}", "-DincludeScope=runtime"]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if proc.returncode != 0:
-                tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-                raise BrokerError(f"Maven could not fetch Kafka {self.version}:\n{tail}")
-            shutil.rmtree(self.lib_dir, ignore_errors=True)
-            tmp.rename(self.lib_dir)
-            done.touch()
-        return self.lib_dir
+        return jars.resolve(self.version, self.cache / self.version, self.mvn)
 
     def _pom(self) -> str:
-        deps = [("org.apache.kafka", "kafka_2.13", self.version)]
-        if self.major >= 4:  # Kafka 4 logs through Log4j 2 (and SLF4J 1.7)
-            deps += [("org.apache.logging.log4j", "log4j-core", _LOG4J2),
-                     ("org.apache.logging.log4j", "log4j-slf4j-impl", _LOG4J2)]
-        else:
-            deps += [("org.slf4j", "slf4j-reload4j", "1.7.36")]
-        rows = "\n".join(
-            f"    <dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>"
-            for g, a, v in deps
-        )
-        return f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>local.sla-pipeline</groupId><artifactId>kafka-runtime</artifactId><version>{self.version}</version>
-  <packaging>pom</packaging>
-  <dependencies>
-{rows}
-  </dependencies>
-</project>
-"""
+        return jars.pom(self.version)
 
     # --- configuration ------------------------------------------------------------------------
     def _write_config(self) -> Path:
@@ -200,7 +153,7 @@ class EmbeddedKafka:
         return f"-Dlog4j.configuration=file:{self.home / 'log4j.properties'}"
 
     def _java(self, *args: str) -> list[str]:
-        return [self.java, self._log_flag(), "-cp", f"{self.lib_dir}/*", *args]
+        return [self.java, self._log_flag(), "-cp", f"{self.cache / self.version / jars.LIB}/*", *args]
 
     def _format(self, config: Path) -> None:
         stamp = self.home / "version"

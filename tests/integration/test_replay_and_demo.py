@@ -51,7 +51,7 @@ async def test_replay_of_a_mapped_csv_export(broker: Broker, topics: Topics) -> 
     assert all(r.timestamp == parse_rfc3339_ms(orjson.loads(r.value)["occurred_at"]) for r in got)
 
 
-def test_the_demo_shows_escalations_within_90_s_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
+def test_the_demo_shows_an_escalation_within_a_minute_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
     ports = {flag: free_port() for flag in ("web-port", "notifier-port", "prometheus-port", "alertmanager-port",
                                             "webhook-port")}
     kafka = free_port(2)
@@ -65,11 +65,18 @@ def test_the_demo_shows_escalations_within_90_s_and_ctrl_c_leaves_nothing_behind
         proc = subprocess.Popen(args, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
     try:
         started = time.monotonic()
+        while "starting the simulator" not in out.read_text(errors="replace"):  # broker, worker, Prometheus ...
+            assert proc.poll() is None, out.read_text()[-3000:]
+            assert time.monotonic() - started < 180, "the demo did not start within 180 s:\n" + out.read_text()
+            time.sleep(0.5)
+        simulating = time.monotonic()
+        # The demo plays a fixed busy hour of the week (whatever the wall clock says): the first Sev1 is at
+        # risk about 10 s in (tests/unit/test_demo.py computes it); the README promises a minute.
         while "irt_at_risk" not in out.read_text(errors="replace"):
             assert proc.poll() is None, out.read_text()[-3000:]
-            waited = time.monotonic() - started
-            assert waited < 90, "no escalation on the board within 90 s:\n" + out.read_text()[-3000:]
-            time.sleep(1)
+            waited = time.monotonic() - simulating
+            assert waited < 60, "no escalation on the board within a minute:\n" + out.read_text()[-3000:]
+            time.sleep(0.5)
         proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal does
         assert proc.wait(90) == 0, out.read_text()[-3000:]
     finally:
