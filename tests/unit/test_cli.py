@@ -38,22 +38,20 @@ def test_help_works_whatever_the_environment_holds(monkeypatch: pytest.MonkeyPat
     assert done.value.code == 0 and "--alertmanager-url" in capsys.readouterr().out
 
 
-def test_every_command_gets_its_settings_from_the_environment_with_the_bad_key_named(
+@pytest.mark.parametrize("command, key, value, why", [
+    (["notify"], "SLA_NOTIFIER_PORT", "not-a-port", "must be an integer from 0 to 65535, got 'not-a-port'"),
+    (["notify"], "SLA_ALERTMANAGER_URL", "alertmanager:9093", "must be an http:// or https:// URL"),
+    (["kafka", "status"], "SLA_KAFKA_VERSION", "latest", "must be an Apache Kafka version such as 3.9.1"),
+    (["generate", "--check"], "SLA_RUNBOOK_BASE_URL", "wiki/runbooks", "must be an http:// or https:// URL"),
+    (["escalations"], "SLA_TOPIC_ESCALATIONS", "bad topic", "must be a Kafka topic name"),
+])
+def test_every_command_reads_its_settings_from_the_environment_and_names_a_bad_key(
+    command: list[str], key: str, value: str, why: str,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("SLA_NOTIFIER_PORT", "not-a-port")
-    assert main(["notify"]) == 2
-    assert "SLA_NOTIFIER_PORT: must be an integer from 0 to 65535, got 'not-a-port'" in capsys.readouterr().err
-    monkeypatch.delenv("SLA_NOTIFIER_PORT")
-    monkeypatch.setenv("SLA_ALERTMANAGER_URL", "alertmanager:9093")
-    assert main(["notify"]) == 2
-    assert "SLA_ALERTMANAGER_URL: must be an http:// or https:// URL" in capsys.readouterr().err
-    monkeypatch.setenv("SLA_KAFKA_VERSION", "latest")
-    assert main(["kafka", "status"]) == 2
-    assert "SLA_KAFKA_VERSION: must be an Apache Kafka version such as 3.9.1" in capsys.readouterr().err
-    monkeypatch.setenv("SLA_RUNBOOK_BASE_URL", "wiki/runbooks")
-    assert main(["generate", "--check"]) == 2
-    assert "SLA_RUNBOOK_BASE_URL" in capsys.readouterr().err
+    monkeypatch.setenv(key, value)
+    assert main(command) == 2
+    assert f"configuration error: {key}: {why}" in capsys.readouterr().err
 
 
 def test_flags_win_over_the_environment_for_each_command() -> None:
