@@ -195,10 +195,6 @@ class Settings(_FromEnv):
     metrics_max_engineers: int = 500
     log_level: str = "info"
 
-    @staticmethod
-    def unknown_keys(environ: Mapping[str, str]) -> list[str]:
-        return unknown_keys(environ)
-
     @property
     def kafka_broker_url(self) -> str:
         """The servers in Faust's ``kafka://host:port;host:port`` form."""

@@ -33,10 +33,10 @@ from pipeline.cli.board import Snapshot, render, scrape
 from pipeline.domain.policy import load_policy
 from pipeline.domain.records import Escalation
 from pipeline.errors import PipelineError
-from pipeline.kafka.embedded import DEFAULT_VERSION, EmbeddedKafka
+from pipeline.kafka.embedded import EmbeddedKafka
 from pipeline.kafka.tail import Tail
 from pipeline.ports import port_free
-from pipeline.settings import Settings
+from pipeline.settings import DEFAULT_KAFKA_VERSION, Settings
 from pipeline.signals import stop_on_signals
 from pipeline.simulate.generator import events as simulated_events
 from pipeline.simulate.player import PlayStats, play
@@ -55,7 +55,7 @@ PORTS = {"kafka": 9092, "kafka-controller": 9192, "web": 6066, "notifier": 6067,
 @dataclasses.dataclass(frozen=True)
 class DemoConfig:
     workdir: Path = Path(".demo")
-    kafka_version: str = DEFAULT_VERSION
+    kafka_version: str = DEFAULT_KAFKA_VERSION
     ports: dict[str, int] = dataclasses.field(default_factory=lambda: dict(PORTS))
     speedup: float = 300.0
     seed: int = 1

@@ -25,7 +25,6 @@ from pipeline.errors import BrokerError
 from pipeline.kafka import jars
 from pipeline.settings import DEFAULT_KAFKA_VERSION
 
-DEFAULT_VERSION = DEFAULT_KAFKA_VERSION
 MESSAGE_MAX_BYTES = 8 * 1024 * 1024 + 1024
 
 
@@ -54,7 +53,7 @@ class EmbeddedKafka:
         self,
         *,
         home: Path,
-        version: str = DEFAULT_VERSION,
+        version: str = DEFAULT_KAFKA_VERSION,
         port: int = 9092,
         controller_port: int | None = None,
         cache: Path | None = None,
