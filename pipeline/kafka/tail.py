@@ -1,9 +1,9 @@
 """Follow one topic, every partition, without a consumer group: the views' and tools' way to read a topic.
 
-``async with Tail(bootstrap, topic) as tail`` subscribes without a group (aiokafka then assigns every
-partition of the topic itself, and notices partitions that appear later), reading from the beginning or,
-with ``from_end=True``, only what arrives from now on. Metadata is refreshed every second, so a topic
-that a worker creates a moment later is picked up without touching the client's internals.
+``async with Tail(bootstrap, topic) as tail`` assigns itself every partition of the topic (no consumer
+group) and reads from the beginning or, with ``from_end=True``, only what arrives from now on. The
+client's metadata is refreshed every second, so a topic that a worker creates a moment later is found
+by waiting (``wait_for_partitions``) without touching the client's internals.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ class Tail:
     def __init__(self, bootstrap: str, topic: str, *, from_end: bool = False, metadata_refresh_ms: int = 1000,
                  **consumer_config: object) -> None:
         self.topic = topic
+        self._from_end = from_end
         self._consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
             auto_offset_reset="latest" if from_end else "earliest", metadata_max_age_ms=metadata_refresh_ms,
             **consumer_config)
 
@@ -36,16 +37,26 @@ class Tail:
         return sorted(self._consumer.assignment())
 
     async def wait_for_partitions(self, timeout_s: float | None = None) -> list[TopicPartition]:
-        """The topic's partitions once its metadata is known; [] if ``timeout_s`` passes first."""
+        """Assign every partition of the topic once its metadata is known ([] if ``timeout_s`` passes first)."""
+        if self._consumer.assignment():
+            return self.partitions()
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while not self._consumer.assignment():
+        while not (ids := self._consumer.partitions_for_topic(self.topic)):
             if deadline is not None and time.monotonic() >= deadline:
                 return []
             await asyncio.sleep(0.1)
-        return self.partitions()
+        tps = [TopicPartition(self.topic, p) for p in sorted(ids)]
+        self._consumer.assign(tps)
+        if self._from_end:
+            await self._consumer.seek_to_end(*tps)
+        else:
+            await self._consumer.seek_to_beginning(*tps)
+        return tps
 
     async def records(self, timeout_ms: int = 500) -> list[ConsumerRecord]:
         """What arrived (up to ``timeout_ms`` of waiting), in partition order."""
+        if not await self.wait_for_partitions(timeout_ms / 1000):
+            return []
         batch = await self._consumer.getmany(timeout_ms=timeout_ms)
         return [r for tp in sorted(batch) for r in batch[tp]]
 
