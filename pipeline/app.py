@@ -67,6 +67,7 @@ def create_app(
     app = faust.App(
         settings.app_id,
         broker=settings.kafka_broker_url,
+        broker_credentials=settings.kafka.faust_credentials(),
         store=store,  # "memory://" in the agent tests
         datadir=str(settings.data_dir),
         web_bind=settings.web_host,
@@ -130,7 +131,7 @@ def create_app(
 
     @app.task
     async def engineer_view() -> None:
-        await follow_changelog(settings.bootstrap_servers, f"{settings.app_id}-engineers-changelog", view)
+        await follow_changelog(settings.kafka, f"{settings.app_id}-engineers-changelog", view)
 
     web.register(app, metrics, view)
     return Pipeline(app=app, settings=settings, processor=processor, metrics=metrics, policy=policy,

@@ -37,6 +37,8 @@ from pipeline.domain.bizcrit import (
 from pipeline.domain.policy import Policy
 from pipeline.domain.records import Escalation
 from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from pipeline.kafka import client
+from pipeline.kafka.client import KafkaClient
 from pipeline.settings import DEFAULT_RUNBOOK_BASE_URL
 
 log = logging.getLogger(__name__)
@@ -197,16 +199,16 @@ def alertmanager_poster(session: aiohttp.ClientSession, base_url: str) -> Post:
     return post
 
 
-async def run(bootstrap: str, topic: str, group: str, config: NotifyConfig,
+async def run(kafka: KafkaClient | str, topic: str, group: str, config: NotifyConfig,
               stopping: asyncio.Event | None = None, metrics: NotifierMetrics | None = None) -> None:
     stopping = stopping or asyncio.Event()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(topic, **client.options(kafka), group_id=group, enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     async with aiohttp.ClientSession() as session:
         notifier = Notifier(config, alertmanager_poster(session, config.alertmanager_url), metrics=metrics)
-        await consumer.start()
+        await client.connect(consumer, kafka)
         try:
-            await _catch_up(consumer, notifier, bootstrap, topic)
+            await _catch_up(consumer, notifier, kafka, topic)
             log.info("notifier: %d alerts open after catching up; posting to %s", len(notifier.open),
                      config.alertmanager_url)
             if not await notifier.deliver(notifier.reassert_alerts(), stopping):
@@ -228,7 +230,7 @@ async def run(bootstrap: str, topic: str, group: str, config: NotifyConfig,
             await consumer.stop()
 
 
-async def _catch_up(consumer: AIOKafkaConsumer, notifier: Notifier, bootstrap: str, topic: str) -> None:
+async def _catch_up(consumer: AIOKafkaConsumer, notifier: Notifier, kafka: KafkaClient | str, topic: str) -> None:
     """Rebuild the open alerts from the part of the topic already delivered (before the committed offsets)."""
     deadline = time.monotonic() + 60
     while not consumer.assignment() and time.monotonic() < deadline:
@@ -237,8 +239,8 @@ async def _catch_up(consumer: AIOKafkaConsumer, notifier: Notifier, bootstrap: s
     committed = {tp: await consumer.committed(tp) for tp in assignment}
     wanted = [tp for tp, offset in committed.items() if offset]
     if wanted:  # (a group-less consumer stopped without an assignment trips over itself in aiokafka)
-        history = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-        await history.start()
+        history = AIOKafkaConsumer(**client.options(kafka), enable_auto_commit=False, group_id=None)
+        await client.connect(history, kafka)
         try:
             history.assign(wanted)
             await history.seek_to_beginning(*wanted)

@@ -11,12 +11,13 @@ e.g. ``SLA_WEB_PORT: must be an integer from 1 to 65535, got 'http'``.
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Literal
 
+from pipeline import envparse as ep
 from pipeline.errors import ConfigError
+from pipeline.kafka.client import KafkaClient, Secret
 
 ClockMode = Literal["wall", "event"]
 DEFAULT_RUNBOOK_BASE_URL = "http://127.0.0.1:6066/runbooks"  # a worker's /runbooks on its default port
@@ -26,144 +27,6 @@ APP_ID = "sla-pipeline"  # SLA_APP_ID unless set: names the consumer groups and 
 ESCALATIONS = "sla.escalations"  # SLA_TOPIC_ESCALATIONS unless set
 LOOPBACK = "127.0.0.1"  # where the web servers listen unless SLA_WEB_HOST says otherwise
 
-_TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-_APP_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
-_HOSTPORT_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
-
-
-def _parse_str(key: str, raw: str) -> str:
-    return raw
-
-
-def _parse_bootstrap(key: str, raw: str) -> str:
-    servers = [s.strip() for s in raw.split(",") if s.strip()]
-    if not servers:
-        raise ConfigError(key, "must list at least one broker as host:port", raw)
-    for server in servers:
-        match = _HOSTPORT_RE.match(server)
-        if not match or not 1 <= int(match.group(2)) <= 65535:
-            why = f"each broker must be host:port with a port from 1 to 65535 ({server!r} is not)"
-            raise ConfigError(key, why, raw)
-    return ",".join(servers)
-
-
-def _parse_app_id(key: str, raw: str) -> str:
-    if not _APP_ID_RE.match(raw):
-        raise ConfigError(key, "must be 1-200 characters of letters, digits, '.', '_' or '-'", raw)
-    return raw
-
-
-def _parse_topic(key: str, raw: str) -> str:
-    if not _TOPIC_RE.match(raw) or raw in {".", ".."}:
-        raise ConfigError(key, "must be a Kafka topic name: 1-249 characters of letters, digits, '.', '_' or '-'", raw)
-    return raw
-
-
-def _number_in(low: float, high: float, cast: Callable[[str], Any], noun: str) -> Callable[[str, str], Any]:
-    bounds = f"{noun} from {_plain(low)} to {_plain(high)}"
-
-    def parse(key: str, raw: str) -> Any:
-        try:
-            value = cast(raw)
-        except ValueError:
-            raise ConfigError(key, f"must be {bounds}", raw) from None
-        if not low <= value <= high:  # also rejects NaN
-            raise ConfigError(key, f"must be {bounds}", raw)
-        return value
-
-    return parse
-
-
-def _plain(number: float) -> str:
-    return str(int(number)) if number == int(number) else str(number)
-
-
-def _int_in(low: int, high: int) -> Callable[[str, str], int]:
-    return _number_in(low, high, int, "an integer")
-
-
-def _seconds(low: float, high: float) -> Callable[[str, str], float]:
-    return _number_in(low, high, float, "a number of seconds")
-
-
-def _one_of(*choices: str) -> Callable[[str, str], str]:
-    def parse(key: str, raw: str) -> str:
-        value = raw.strip().lower()
-        if value not in choices:
-            raise ConfigError(key, f"must be one of {', '.join(choices)}", raw)
-        return value
-
-    return parse
-
-
-def _url(key: str, raw: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", raw):
-        raise ConfigError(key, "must be an http:// or https:// URL", raw)
-    return raw.rstrip("/")
-
-
-def _kafka_version(key: str, raw: str) -> str:
-    if not re.match(r"^\d+\.\d+\.\d+$", raw):
-        raise ConfigError(key, "must be an Apache Kafka version such as 3.9.1", raw)
-    return raw
-
-
-def _existing_file(key: str, raw: str) -> Path:
-    path = Path(raw).expanduser()
-    if not path.is_file():
-        raise ConfigError(key, "must name a readable file; nothing is there", raw)
-    try:
-        path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(key, f"cannot be read ({exc.strerror})", raw) from None
-    return path
-
-
-def _directory(key: str, raw: str) -> Path:
-    path = Path(raw).expanduser()
-    if path.exists() and not path.is_dir():
-        raise ConfigError(key, "must be a directory; a file is in the way", raw)
-    return path
-
-
-Parser = Callable[[str, str], Any]
-
-
-class _FromEnv:
-    """Reads a settings dataclass from the environment through its ``_ENV`` table (variable -> field, parser)."""
-
-    _ENV: ClassVar[dict[str, tuple[str, Parser]]] = {}
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Any:
-        """Read settings from ``environ``; ``overrides`` (CLI flags, already typed) win over it.
-
-        An empty variable counts as unset. Raises :class:`ConfigError` naming the first bad key.
-        """
-        values: dict[str, Any] = {}
-        for env_key, (field, parse) in cls._ENV.items():
-            raw = environ.get(env_key, "")
-            if raw.strip() == "":
-                continue
-            values[field] = parse(env_key, raw.strip())
-        by_field = {field: (env, parse) for env, (field, parse) in cls._ENV.items()}
-        for field, value in overrides.items():
-            if value is None:
-                continue
-            env_key, parse = by_field[field]
-            values[field] = parse(env_key, str(value))
-        return cls(**values)
-
-    @classmethod
-    def fields_from_flags(cls, flags: Mapping[str, Any]) -> dict[str, Any]:
-        """The command-line values (by dest) that set one of this class's fields."""
-        names = {field for field, _ in cls._ENV.values()}
-        return {k: v for k, v in flags.items() if k in names and v is not None}
-
-    def describe(self) -> list[tuple[str, str]]:
-        """(variable, effective value) pairs, for the start-up log (no secrets are read here)."""
-        return [(env, str(getattr(self, field))) for env, (field, _) in self._ENV.items()]
-
 
 def unknown_keys(environ: Mapping[str, str]) -> list[str]:
     """``SLA_*`` variables no command reads: usually a typo worth a warning."""
@@ -172,10 +35,43 @@ def unknown_keys(environ: Mapping[str, str]) -> list[str]:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Settings(_FromEnv):
-    """Everything a worker needs to know, validated. Build it with :meth:`from_env`."""
+class KafkaSettings(ep.FromEnv):
+    """How every Kafka client of a command connects (contract section 8): servers, TLS, SASL."""
 
     bootstrap_servers: str = LOCAL_BROKER
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: Secret | None = None
+    kafka_ssl_ca_file: Path | None = None
+    kafka_ssl_cert_file: Path | None = None
+    kafka_ssl_key_file: Path | None = None
+    kafka_ssl_key_password: Secret | None = None
+    kafka_ssl_check_hostname: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kafka_security_protocol.startswith("SASL_"):
+            for key, value in (("KAFKA_SASL_USERNAME", self.kafka_sasl_username),
+                               ("KAFKA_SASL_PASSWORD", self.kafka_sasl_password)):
+                if value is None:
+                    raise ConfigError(key, f"must be set when KAFKA_SECURITY_PROTOCOL is {self.kafka_security_protocol}"
+                                           + (" (or KAFKA_SASL_PASSWORD_FILE)" if "PASSWORD" in key else ""))
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            raise ConfigError("KAFKA_SSL_CERT_FILE", "and KAFKA_SSL_KEY_FILE go together (a client certificate "
+                                                     "needs its key)")
+
+    @property
+    def kafka(self) -> KafkaClient:
+        return KafkaClient(self.bootstrap_servers, self.kafka_security_protocol, self.kafka_sasl_mechanism,
+                           self.kafka_sasl_username, self.kafka_sasl_password, self.kafka_ssl_ca_file,
+                           self.kafka_ssl_cert_file, self.kafka_ssl_key_file, self.kafka_ssl_key_password,
+                           self.kafka_ssl_check_hostname)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings(KafkaSettings):
+    """Everything a worker needs to know, validated. Build it with :meth:`from_env`."""
+
     app_id: str = APP_ID
     topic_events: str = "tickets.events"
     topic_dlq: str = "tickets.events.dlq"
@@ -202,39 +98,51 @@ class Settings(_FromEnv):
 
 
 
-_KAFKA: dict[str, tuple[str, Parser]] = {"KAFKA_BOOTSTRAP_SERVERS": ("bootstrap_servers", _parse_bootstrap)}
+_KAFKA: dict[str, tuple[str, ep.Parser]] = {
+    "KAFKA_BOOTSTRAP_SERVERS": ("bootstrap_servers", ep.parse_bootstrap),
+    "KAFKA_SECURITY_PROTOCOL": ("kafka_security_protocol", ep.security_protocol),
+    "KAFKA_SASL_MECHANISM": ("kafka_sasl_mechanism", ep.sasl_mechanism),
+    "KAFKA_SASL_USERNAME": ("kafka_sasl_username", ep.parse_str),
+    "KAFKA_SASL_PASSWORD": ("kafka_sasl_password", ep.secret),
+    "KAFKA_SASL_PASSWORD_FILE": ("kafka_sasl_password", ep.secret_file),  # a mounted secret; wins
+    "KAFKA_SSL_CA_FILE": ("kafka_ssl_ca_file", ep.existing_file),
+    "KAFKA_SSL_CERT_FILE": ("kafka_ssl_cert_file", ep.existing_file),
+    "KAFKA_SSL_KEY_FILE": ("kafka_ssl_key_file", ep.existing_file),
+    "KAFKA_SSL_KEY_PASSWORD_FILE": ("kafka_ssl_key_password", ep.secret_file),
+    "KAFKA_SSL_CHECK_HOSTNAME": ("kafka_ssl_check_hostname", ep.boolean),
+}
+KafkaSettings._ENV = dict(_KAFKA)
 Settings._ENV = {
     **_KAFKA,
-    "SLA_APP_ID": ("app_id", _parse_app_id),
-    "SLA_TOPIC_EVENTS": ("topic_events", _parse_topic),
-    "SLA_TOPIC_DLQ": ("topic_dlq", _parse_topic),
-    "SLA_TOPIC_OUTCOMES": ("topic_outcomes", _parse_topic),
-    "SLA_TOPIC_ESCALATIONS": ("topic_escalations", _parse_topic),
-    "SLA_TOPIC_DSAT": ("topic_dsat", _parse_topic),
-    "SLA_POLICY_FILE": ("policy_file", _existing_file),
-    "SLA_CLOCK": ("clock", _one_of("wall", "event")),
-    "SLA_DATA_DIR": ("data_dir", _directory),
-    "SLA_WEB_HOST": ("web_host", _parse_str),
-    "SLA_WEB_PORT": ("web_port", _int_in(1, 65535)),
-    "SLA_PARTITIONS": ("partitions", _int_in(1, 10000)),
-    "SLA_REPLICATION_FACTOR": ("replication_factor", _int_in(1, 32)),
-    "SLA_ALLOWED_LATENESS_SECONDS": ("allowed_lateness_seconds", _seconds(0, 86400)),
-    "SLA_ORPHAN_TIMEOUT_SECONDS": ("orphan_timeout_seconds", _seconds(0, 30 * 86400)),
-    "SLA_SESSION_TIMEOUT_SECONDS": ("session_timeout_seconds", _seconds(6, 300)),
-    "SLA_METRICS_MAX_ENGINEERS": ("metrics_max_engineers", _int_in(0, 100000)),
-    "SLA_LOG_LEVEL": ("log_level", _one_of("debug", "info", "warning", "error")),
+    "SLA_APP_ID": ("app_id", ep.parse_app_id),
+    "SLA_TOPIC_EVENTS": ("topic_events", ep.parse_topic),
+    "SLA_TOPIC_DLQ": ("topic_dlq", ep.parse_topic),
+    "SLA_TOPIC_OUTCOMES": ("topic_outcomes", ep.parse_topic),
+    "SLA_TOPIC_ESCALATIONS": ("topic_escalations", ep.parse_topic),
+    "SLA_TOPIC_DSAT": ("topic_dsat", ep.parse_topic),
+    "SLA_POLICY_FILE": ("policy_file", ep.existing_file),
+    "SLA_CLOCK": ("clock", ep.one_of("wall", "event")),
+    "SLA_DATA_DIR": ("data_dir", ep.directory),
+    "SLA_WEB_HOST": ("web_host", ep.parse_str),
+    "SLA_WEB_PORT": ("web_port", ep.int_in(1, 65535)),
+    "SLA_PARTITIONS": ("partitions", ep.int_in(1, 10000)),
+    "SLA_REPLICATION_FACTOR": ("replication_factor", ep.int_in(1, 32)),
+    "SLA_ALLOWED_LATENESS_SECONDS": ("allowed_lateness_seconds", ep.seconds(0, 86400)),
+    "SLA_ORPHAN_TIMEOUT_SECONDS": ("orphan_timeout_seconds", ep.seconds(0, 30 * 86400)),
+    "SLA_SESSION_TIMEOUT_SECONDS": ("session_timeout_seconds", ep.seconds(6, 300)),
+    "SLA_METRICS_MAX_ENGINEERS": ("metrics_max_engineers", ep.int_in(0, 100000)),
+    "SLA_LOG_LEVEL": ("log_level", ep.one_of("debug", "info", "warning", "error")),
 }
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class NotifySettings(_FromEnv):
+class NotifySettings(KafkaSettings):
     """``sla-pipeline notify``: where escalations come from and which Alertmanager gets them."""
 
     alertmanager_url: str = "http://127.0.0.1:9093"
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
     notifier_port: int = 6067  # its own /metrics; 0 = none
     policy_file: Path | None = None
-    bootstrap_servers: str = LOCAL_BROKER
     app_id: str = APP_ID
     topic_escalations: str = ESCALATIONS
     web_host: str = LOOPBACK
@@ -248,16 +156,16 @@ NotifySettings._ENV = {
     **_KAFKA,
     "SLA_APP_ID": Settings._ENV["SLA_APP_ID"],
     "SLA_TOPIC_ESCALATIONS": Settings._ENV["SLA_TOPIC_ESCALATIONS"],
-    "SLA_ALERTMANAGER_URL": ("alertmanager_url", _url),
-    "SLA_RUNBOOK_BASE_URL": ("runbook_base_url", _url),
-    "SLA_NOTIFIER_PORT": ("notifier_port", _int_in(0, 65535)),
+    "SLA_ALERTMANAGER_URL": ("alertmanager_url", ep.url),
+    "SLA_RUNBOOK_BASE_URL": ("runbook_base_url", ep.url),
+    "SLA_NOTIFIER_PORT": ("notifier_port", ep.int_in(0, 65535)),
     "SLA_WEB_HOST": Settings._ENV["SLA_WEB_HOST"],
     "SLA_POLICY_FILE": Settings._ENV["SLA_POLICY_FILE"],
 }
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class BrokerSettings(_FromEnv):
+class BrokerSettings(ep.FromEnv):
     """The embedded single-node broker (``sla-pipeline kafka``, ``run``, ``demo``)."""
 
     kafka_version: str = DEFAULT_KAFKA_VERSION
@@ -273,15 +181,15 @@ class BrokerSettings(_FromEnv):
 
 
 BrokerSettings._ENV = {
-    "SLA_KAFKA_VERSION": ("kafka_version", _kafka_version),
-    "SLA_KAFKA_DIR": ("kafka_dir", _directory),
-    "SLA_KAFKA_PORT": ("kafka_port", _int_in(1, 65535)),
+    "SLA_KAFKA_VERSION": ("kafka_version", ep.kafka_version),
+    "SLA_KAFKA_DIR": ("kafka_dir", ep.directory),
+    "SLA_KAFKA_PORT": ("kafka_port", ep.int_in(1, 65535)),
     **_KAFKA,
 }
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class GenerateSettings(_FromEnv):
+class GenerateSettings(ep.FromEnv):
     """``sla-pipeline generate``: the policy the rules follow and where alerts' runbook links point."""
 
     policy_file: Path | None = None

@@ -26,7 +26,7 @@ def produce(args: argparse.Namespace, settings: Settings) -> int:
     topic = args.topic or settings.topic_events
     stream = open_input(args.file)
     try:
-        report = asyncio.run(produce_lines(settings.bootstrap_servers, topic, read_lines(stream)))
+        report = asyncio.run(produce_lines(settings.kafka, topic, read_lines(stream)))
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
@@ -49,7 +49,7 @@ def notify(args: argparse.Namespace, settings: NotifySettings) -> int:
 
     async def main_loop() -> None:
         stopping = stop_on_signals()
-        await notifier.run(settings.bootstrap_servers, settings.topic_escalations, settings.group_id, config,
+        await notifier.run(settings.kafka, settings.topic_escalations, settings.group_id, config,
                            stopping, metrics)
 
     print(f"notifier: {settings.topic_escalations} -> {config.alertmanager_url}; Ctrl-C stops", flush=True)
@@ -61,7 +61,7 @@ def escalations(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.cli.escalations import follow
 
     _quiet_kafka_client()
-    asyncio.run(follow(settings.bootstrap_servers, settings.topic_escalations, keep_going=args.follow))
+    asyncio.run(follow(settings.kafka, settings.topic_escalations, keep_going=args.follow))
     return 0
 
 
@@ -135,7 +135,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
 
     async def go() -> None:
         stopping = stop_on_signals()
-        stats = await play(settings.bootstrap_servers, settings.topic_events, source, start_ms=start,
+        stats = await play(settings.kafka, settings.topic_events, source, start_ms=start,
                            speedup=args.speedup, rate=args.rate, stopping=stopping)
         print(f"sent {stats.sent} events and {stats.heartbeats} heartbeats; simulated time reached "
               f"{format_rfc3339_ms(stats.sim_now_ms)}")
@@ -161,7 +161,7 @@ def replay(args: argparse.Namespace, settings: Settings) -> int:
 
     async def go() -> replayer.ReplayReport:
         stopping = stop_on_signals()
-        return await replayer.replay(rows, total, settings.bootstrap_servers, settings.topic_events,
+        return await replayer.replay(rows, total, settings.kafka, settings.topic_events,
                                      speedup=None if args.fast else args.speedup, stopping=stopping)
 
     report = asyncio.run(go())

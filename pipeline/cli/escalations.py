@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from pipeline.domain.records import Escalation
+from pipeline.kafka.client import KafkaClient
 from pipeline.kafka.tail import Tail
 
 _MARK = {0: "  ok ", 1: " warn"}
@@ -20,10 +21,10 @@ def line(esc: Escalation) -> str:
             f"{esc.product}/{esc.customer_id}  eng {who}  {esc.reason}")
 
 
-async def follow(bootstrap: str, topic: str, *, keep_going: bool, out: TextIO = sys.stdout) -> int:
+async def follow(kafka: KafkaClient | str, topic: str, *, keep_going: bool, out: TextIO = sys.stdout) -> int:
     """Print the topic from the start; with ``keep_going`` wait for more until interrupted."""
     printed = 0
-    async with Tail(bootstrap, topic) as tail:
+    async with Tail(kafka, topic) as tail:
         if not keep_going:
             records = await tail.read_to_end(timeout_s=10) if await tail.wait_for_partitions(10) else []
             for r in records:

@@ -16,7 +16,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from pipeline.domain.timefmt import TimestampError, parse_rfc3339_ms
+from pipeline.kafka import client
 from pipeline.kafka.admin import MAX_MESSAGE_BYTES
+from pipeline.kafka.client import KafkaClient
 
 
 @dataclasses.dataclass
@@ -64,11 +66,11 @@ def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
             yield number, line
 
 
-async def produce_lines(bootstrap: str, topic: str, lines: Iterable[tuple[int, bytes]]) -> ProduceReport:
+async def produce_lines(kafka: KafkaClient | str, topic: str, lines: Iterable[tuple[int, bytes]]) -> ProduceReport:
     report = ProduceReport()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+    producer = AIOKafkaProducer(**client.options(kafka), acks="all", linger_ms=5,
                                 max_request_size=MAX_MESSAGE_BYTES + 1024, enable_idempotence=True)
-    await producer.start()
+    await client.connect(producer, kafka)
     try:
         pending = []
         for number, line in lines:

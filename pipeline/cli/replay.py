@@ -38,7 +38,9 @@ from pipeline.cli.produce import key_and_timestamp
 from pipeline.domain.events import Event, decode
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.errors import ConfigError
+from pipeline.kafka import client
 from pipeline.kafka.admin import MAX_MESSAGE_BYTES
+from pipeline.kafka.client import KafkaClient
 
 Row = tuple[int, bytes | None, bytes | None, str | None]  # (line, key, value, problem)
 
@@ -153,13 +155,13 @@ def count_rows(path: Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
-async def replay(rows: Iterator[Row], total: int, bootstrap: str, topic: str, *, speedup: float | None,
+async def replay(rows: Iterator[Row], total: int, kafka: KafkaClient | str, topic: str, *, speedup: float | None,
                  progress: TextIO = sys.stderr, stopping: asyncio.Event | None = None) -> ReplayReport:
     stopping = stopping or asyncio.Event()
     report = ReplayReport(total=total)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+    producer = AIOKafkaProducer(**client.options(kafka), acks="all", linger_ms=5,
                                 max_request_size=MAX_MESSAGE_BYTES + 1024)
-    await producer.start()
+    await client.connect(producer, kafka)
     first: tuple[int, float] | None = None  # (occurred_at of the first good row, wall time it was sent)
     bar = Progress(TextColumn("{task.completed}/{task.total} rows"), BarColumn(), TaskProgressColumn(),
                    _RateColumn(), TextColumn("ETA"), TimeRemainingColumn(),

@@ -52,7 +52,7 @@ def run_worker(settings: Settings) -> int:
     asyncio.set_event_loop(loop)
     big = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
     counts = loop.run_until_complete(ensure_topics(
-        settings.bootstrap_servers, {settings.topic_events: settings.partitions},
+        settings.kafka, {settings.topic_events: settings.partitions},
         replication_factor=settings.replication_factor, configs={settings.topic_events: big},
     ))
     partitions = counts[settings.topic_events]
@@ -60,7 +60,7 @@ def run_worker(settings: Settings) -> int:
              ticks_topic_name(settings), facts_topic_name(settings))
     others = dict.fromkeys(names, partitions)
     counts = loop.run_until_complete(ensure_topics(
-        settings.bootstrap_servers, others, replication_factor=settings.replication_factor,
+        settings.kafka, others, replication_factor=settings.replication_factor,
         configs={settings.topic_dlq: big},
     ))
     for internal in (ticks_topic_name(settings), facts_topic_name(settings)):

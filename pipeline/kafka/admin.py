@@ -8,9 +8,11 @@ import logging
 from collections.abc import Mapping
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError
 
 from pipeline.errors import PipelineError
+from pipeline.kafka import client
+from pipeline.kafka.client import KafkaClient
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +21,7 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 
 async def ensure_topics(
-    bootstrap: str,
+    kafka: KafkaClient | str,
     wanted: Mapping[str, int],
     *,
     replication_factor: int = 1,
@@ -30,11 +32,8 @@ async def ensure_topics(
 
     An existing topic keeps its partition count (changing it would move keys between partitions).
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
-    try:
-        await asyncio.wait_for(admin.start(), timeout_s)
-    except (TimeoutError, KafkaError, OSError) as exc:
-        raise PipelineError(f"cannot reach Kafka at {bootstrap}: {exc!r}") from exc
+    admin = AIOKafkaAdminClient(**client.options(kafka), request_timeout_ms=int(timeout_s * 1000))
+    await client.connect(admin, kafka, timeout_s)
     try:
         existing = set(await admin.list_topics())
         missing = [

@@ -1,6 +1,6 @@
 """Follow one topic, every partition, without a consumer group: the views' and tools' way to read a topic.
 
-``async with Tail(bootstrap, topic) as tail`` assigns itself every partition of the topic (no consumer
+``async with Tail(kafka, topic) as tail`` assigns itself every partition of the topic (no consumer
 group) and reads from the beginning or, with ``from_end=True``, only what arrives from now on. The
 client's metadata is refreshed every second, so a topic that a worker creates a moment later is found
 by waiting (``wait_for_partitions``) without touching the client's internals.
@@ -14,19 +14,23 @@ from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from pipeline.kafka import client
+from pipeline.kafka.client import KafkaClient
+
 
 class Tail:
-    def __init__(self, bootstrap: str, topic: str, *, from_end: bool = False, metadata_refresh_ms: int = 1000,
+    def __init__(self, kafka: KafkaClient | str, topic: str, *, from_end: bool = False, metadata_refresh_ms: int = 1000,
                  **consumer_config: object) -> None:
         self.topic = topic
+        self._kafka = kafka
         self._from_end = from_end
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+            **client.options(kafka), group_id=None, enable_auto_commit=False,
             auto_offset_reset="latest" if from_end else "earliest", metadata_max_age_ms=metadata_refresh_ms,
             **consumer_config)
 
     async def __aenter__(self) -> Tail:
-        await self._consumer.start()
+        await client.connect(self._consumer, self._kafka)
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,

@@ -18,6 +18,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from pipeline.kafka import client
+from pipeline.kafka.client import KafkaClient
 
 
 @dataclasses.dataclass
@@ -27,13 +29,13 @@ class PlayStats:
     sim_now_ms: int = 0
 
 
-async def play(bootstrap: str, topic: str, source: Iterator[dict], *, start_ms: int, speedup: float,
+async def play(kafka: KafkaClient | str, topic: str, source: Iterator[dict], *, start_ms: int, speedup: float,
                rate: float | None = None, heartbeat_s: float = 0.5, stopping: asyncio.Event | None = None,
                stats: PlayStats | None = None, on_progress: Callable[[PlayStats], None] | None = None) -> PlayStats:
     stopping = stopping or asyncio.Event()
     stats = stats or PlayStats()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, acks="all")
-    await producer.start()
+    producer = AIOKafkaProducer(**client.options(kafka), linger_ms=10, acks="all")
+    await client.connect(producer, kafka)
     wall0 = time.monotonic()
     partitions = sorted(await producer.partitions_for(topic))
 

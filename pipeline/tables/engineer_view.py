@@ -13,6 +13,7 @@ import time
 from pipeline.domain.engineers import WINDOW_DAYS, EngineerState, Standing, stack_rank
 from pipeline.domain.policy import Policy
 from pipeline.domain.timefmt import format_rfc3339_ms
+from pipeline.kafka.client import KafkaClient
 from pipeline.kafka.tail import Tail
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,9 @@ class EngineerView:
         }
 
 
-async def follow_changelog(bootstrap: str, topic: str, view: EngineerView) -> None:
+async def follow_changelog(kafka: KafkaClient | str, topic: str, view: EngineerView) -> None:
     """Keep ``view`` up to date with every partition of the changelog, from its start, forever."""
-    async with Tail(bootstrap, topic) as tail:
+    async with Tail(kafka, topic) as tail:
         tps = await tail.wait_for_partitions()  # Faust creates the changelog at start-up
         log.info("engineer view: following %s (%d partitions)", topic, len(tps))
         while True:

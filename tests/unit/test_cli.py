@@ -27,7 +27,9 @@ def test_worker_says_when_kafka_is_unreachable(
 ) -> None:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     assert main(["worker"]) == 1
-    assert "cannot reach Kafka at 127.0.0.1:1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cannot connect to Kafka at 127.0.0.1:1 (PLAINTEXT): nothing accepts connections there" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_help_works_whatever_the_environment_holds(monkeypatch: pytest.MonkeyPatch,
