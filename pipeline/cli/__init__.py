@@ -37,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)  # its INFO chatter is not the user's business
     try:
         flags = vars(args)
         settings = [cls.from_env(os.environ, **cls.fields_from_flags(flags)) for cls in args.needs]
@@ -55,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sla-pipeline", description="Real-time support SLA monitor.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     kafka = sub.add_parser("kafka", help="the embedded single-node Kafka broker")
@@ -125,6 +127,15 @@ def _parser() -> argparse.ArgumentParser:
     _worker_flags(run)
     run.set_defaults(handler=worker.run, needs=(Settings, BrokerSettings))
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sla-pipeline")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _broker_flags(p: argparse.ArgumentParser) -> None:

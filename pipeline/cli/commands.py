@@ -16,10 +16,6 @@ from pipeline.settings import BrokerSettings, GenerateSettings, NotifySettings, 
 from pipeline.signals import stop_on_signals
 
 
-def _quiet_kafka_client() -> None:
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)  # the terminal is for the tool's own output
-
-
 def produce(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.cli.produce import open_input, produce_lines, read_lines
 
@@ -60,7 +56,6 @@ def notify(args: argparse.Namespace, settings: NotifySettings) -> int:
 def escalations(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.cli.escalations import follow
 
-    _quiet_kafka_client()
     asyncio.run(follow(settings.kafka, settings.topic_escalations, keep_going=args.follow))
     return 0
 
@@ -74,8 +69,11 @@ def stackrank(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.cli.stackrank import table
 
     base = args.url or f"http://127.0.0.1:{settings.web_port}"
+    request = urllib.request.Request(f"{base}/stackrank?window={args.window}")
+    if settings.stackrank_token is not None:
+        request.add_header("Authorization", f"Bearer {settings.stackrank_token.reveal()}")
     try:
-        with urllib.request.urlopen(f"{base}/stackrank?window={args.window}", timeout=10) as resp:
+        with urllib.request.urlopen(request, timeout=10) as resp:
             report = orjson.loads(resp.read())
     except (urllib.error.URLError, OSError) as exc:
         raise PipelineError(f"no worker answered at {base} ({exc}); is `sla-pipeline worker` running?") from exc
@@ -131,7 +129,6 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"simulating {args.duration} from {format_rfc3339_ms(start)} at x{args.speedup:g} to "
           f"{settings.topic_events}; workers should use SLA_CLOCK=event. Ctrl-C stops.", flush=True)
-    _quiet_kafka_client()
 
     async def go() -> None:
         stopping = stop_on_signals()
@@ -147,7 +144,6 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
 def replay(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.cli import replay as replayer
 
-    _quiet_kafka_client()
     if not args.file.is_file():
         raise PipelineError(f"{args.file}: no such file")
     if args.mapping or args.file.suffix.lower() == ".csv":

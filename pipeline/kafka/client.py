@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import logging
 import ssl
 from pathlib import Path
 from typing import Any, Protocol
@@ -136,8 +137,22 @@ class Startable(Protocol):
     async def start(self) -> None: ...
 
 
+class _Held(logging.Handler):
+    """Keeps aiokafka's own complaints while a client connects: they become part of one clear line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 async def connect(client: Startable, kafka: KafkaClient | str, timeout_s: float = 30.0) -> None:
     """Start an aiokafka client; on failure, one :class:`PipelineError` line saying where and what."""
+    held, logger = _Held(), logging.getLogger("aiokafka")
+    logger.addHandler(held)
+    propagate, logger.propagate = logger.propagate, False
     try:
         await asyncio.wait_for(client.start(), timeout_s)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the same kind of clear line
@@ -145,7 +160,11 @@ async def connect(client: Startable, kafka: KafkaClient | str, timeout_s: float 
         if with_close is not None:
             with contextlib.suppress(Exception):  # already failing: the first error is the one to report
                 await with_close()
-        raise PipelineError(f"cannot connect to Kafka at {describe(kafka)}: {await why(exc, kafka)}") from None
+        reason = await why(exc, kafka, " ".join(held.messages))
+        raise PipelineError(f"cannot connect to Kafka at {describe(kafka)}: {reason}") from None
+    finally:
+        logger.removeHandler(held)
+        logger.propagate = propagate
 
 
 async def _listening(servers: str) -> bool:
@@ -161,11 +180,15 @@ async def _listening(servers: str) -> bool:
     return True
 
 
-async def why(exc: BaseException, kafka: KafkaClient | str) -> str:
-    """What failed, in words, never with a secret (aiokafka's messages carry none; ours are fixed)."""
+async def why(exc: BaseException, kafka: KafkaClient | str, logged: str = "") -> str:
+    """What failed, in words, never with a secret (aiokafka's messages carry none; ours are fixed).
+    ``logged`` is what aiokafka logged meanwhile: it says what a bare "Unable to bootstrap" does not."""
     config = kafka if isinstance(kafka, KafkaClient) else KafkaClient(kafka)
-    if isinstance(exc, kafka_errors.SaslAuthenticationFailed | kafka_errors.AuthenticationFailedError):
-        return "authentication failed (wrong user name, password or mechanism?)"
+    if (isinstance(exc, kafka_errors.SaslAuthenticationFailed | kafka_errors.AuthenticationFailedError)
+            or "SaslAuthenticationFailed" in logged or "AuthenticationFailed" in logged):
+        return f"authentication failed: wrong user name or password for {config.sasl_mechanism}?"
+    if "CERTIFICATE_VERIFY_FAILED" in logged or "SSLCertVerificationError" in logged:
+        return "the broker's certificate was not accepted (KAFKA_SSL_CA_FILE, KAFKA_SSL_CHECK_HOSTNAME)"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"the broker's certificate was not accepted ({exc.verify_message})"
     if isinstance(exc, ssl.SSLError):
@@ -178,5 +201,8 @@ async def why(exc: BaseException, kafka: KafkaClient | str) -> str:
         if not config.uses_tls:
             return (f"the broker dropped the {config.security_protocol} connection (is it a TLS listener? "
                     "see KAFKA_SECURITY_PROTOCOL)")
+        if config.security_protocol == "SSL" and config.ssl_cert_file is None:
+            return ("the broker dropped the connection (does it require a client certificate? "
+                    "KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE)")
         return "the broker dropped the connection (wrong listener or protocol?)"
     return f"{type(exc).__name__}: {exc}"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pipeline.errors import BrokerError
 from pipeline.kafka import jars
+from pipeline.kafka.secured import Secured
 from pipeline.settings import DEFAULT_KAFKA_VERSION
 
 MESSAGE_MAX_BYTES = 8 * 1024 * 1024 + 1024
@@ -60,6 +61,7 @@ class EmbeddedKafka:
         heap: str = "768m",
         java: str = "java",
         mvn: str = "mvn",
+        secured: Secured | None = None,
     ) -> None:
         if not version or not all(part.isdigit() for part in version.split(".")):
             raise BrokerError(f"Kafka version must look like 3.9.1, got {version!r}")
@@ -71,6 +73,7 @@ class EmbeddedKafka:
         self.heap = heap
         self.java = java
         self.mvn = mvn
+        self.secured = secured
 
     # --- paths --------------------------------------------------------------------------------
     @property
@@ -104,15 +107,18 @@ class EmbeddedKafka:
     # --- configuration ------------------------------------------------------------------------
     def _write_config(self) -> Path:
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        served = [f"PLAINTEXT://127.0.0.1:{self.port}"]
+        if self.secured is not None:
+            served += [f"SASL_SSL://127.0.0.1:{self.secured.sasl_ssl_port}", f"SSL://127.0.0.1:{self.secured.ssl_port}"]
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "listeners": ",".join([*served, f"CONTROLLER://127.0.0.1:{self.controller_port}"]),
+            "advertised.listeners": ",".join(served),
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL",
             "log.dirs": str(self.data_dir),
             "num.partitions": "4",
             "offsets.topic.replication.factor": "1",
@@ -125,6 +131,8 @@ class EmbeddedKafka:
             "replica.fetch.max.bytes": str(MESSAGE_MAX_BYTES),
             "log.retention.hours": "168",
         }
+        if self.secured is not None:
+            props.update(self.secured.properties())
         if self.major >= 4:
             props["share.coordinator.state.topic.replication.factor"] = "1"
             props["share.coordinator.state.topic.min.isr"] = "1"
@@ -165,7 +173,8 @@ class EmbeddedKafka:
                 )
             return
         proc = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", f"--cluster-id={new_cluster_id()}", "-c", str(config)),
+            self._java("kafka.tools.StorageTool", "format", f"--cluster-id={new_cluster_id()}", "-c", str(config),
+                       *(self.secured.format_args() if self.secured else [])),
             capture_output=True, text=True, check=False,
         )
         if proc.returncode != 0:

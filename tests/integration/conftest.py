@@ -60,6 +60,18 @@ def wait_ready(url: str, timeout: float = 30) -> None:
     raise AssertionError(f"nothing answered at {url} within {timeout:g} s")
 
 
+def eventually(check, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 @dataclasses.dataclass(frozen=True)
 class Broker:
     version: str

@@ -8,7 +8,15 @@ import time
 import orjson
 
 from tests import scenario
-from tests.integration.conftest import Broker, Topics, Worker, collect_unique, partition_count, produce
+from tests.integration.conftest import (
+    Broker,
+    Topics,
+    Worker,
+    collect_unique,
+    eventually,
+    partition_count,
+    produce,
+)
 
 N_TICKETS = 2000
 DAY = 24 * 3_600_000
@@ -69,18 +77,6 @@ def core_series(core_metrics) -> dict:
             if key[0] in ("sla_irt_outcomes_total", "sla_irt_window_tickets"):
                 out[key] = s.value
     return out
-
-
-def eventually(check, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            check()
-            return
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
 
 
 async def test_event_time_outcomes_equal_the_pure_core(broker: Broker, topics: Topics, worker_factory) -> None:
