@@ -84,6 +84,8 @@ def create_app(
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         autodiscover=False,
+        web_tables_enabled=False,  # they would serve ticket state to anyone who reaches the port
+        web_router_enabled=False,  # the cluster's layout; nothing here routes requests between workers
     )
     clock = (
         EventPartitionClock(int(settings.allowed_lateness_seconds * 1000))
@@ -133,7 +135,15 @@ def create_app(
     async def engineer_view() -> None:
         await follow_changelog(settings.kafka, f"{settings.app_id}-engineers-changelog", view)
 
-    web.register(app, metrics, view)
+    def ready() -> str | None:
+        """None when ready; else what the worker still waits for."""
+        if app.rebalancing or not ticket_agent.timer.assigned:
+            return "a partition assignment"
+        if app.in_recovery or not app.tables.recovery.completed.is_set():
+            return "table recovery"
+        return None
+
+    web.register(app, metrics, view, ready=ready, stackrank_token=settings.stackrank_token)
     return Pipeline(app=app, settings=settings, processor=processor, metrics=metrics, policy=policy,
                     tickets=ticket_agent, engineers=engineer_agent,
                     engineers_progress=engineers_progress, engineer_table=engineers, view=view,

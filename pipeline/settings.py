@@ -90,6 +90,7 @@ class Settings(KafkaSettings):
     session_timeout_seconds: float = 10.0
     metrics_max_engineers: int = 500
     log_level: str = "info"
+    stackrank_token: Secret | None = None  # /stackrank wants it as a bearer token when set
 
     @property
     def kafka_broker_url(self) -> str:
@@ -132,6 +133,7 @@ Settings._ENV = {
     "SLA_SESSION_TIMEOUT_SECONDS": ("session_timeout_seconds", ep.seconds(6, 300)),
     "SLA_METRICS_MAX_ENGINEERS": ("metrics_max_engineers", ep.int_in(0, 100000)),
     "SLA_LOG_LEVEL": ("log_level", ep.one_of("debug", "info", "warning", "error")),
+    "SLA_STACKRANK_TOKEN_FILE": ("stackrank_token", ep.secret_file),
 }
 
 

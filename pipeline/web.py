@@ -1,19 +1,45 @@
-"""The worker's web pages: ``/metrics`` for Prometheus, ``/stackrank`` and ``/runbooks`` for people."""
+"""The worker's web pages: ``/metrics`` for Prometheus, ``/healthz`` and ``/readyz`` for orchestrators,
+``/stackrank`` (optionally behind a bearer token) and ``/runbooks`` for people.
+
+Faust's own ``/table`` and ``/router`` views are switched off in the app factory: they serve table
+contents (ticket state) and the cluster's layout to anyone who reaches the port.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import hmac
+from collections.abc import Callable
 
 import faust
 from prometheus_client.exposition import choose_encoder
 
+from pipeline import resources
+from pipeline.kafka.client import Secret
 from pipeline.metrics import Metrics
 from pipeline.tables.engineer_view import EngineerView
 
-RUNBOOKS = Path(__file__).resolve().parents[1] / "docs" / "runbooks.md"
+
+def authorized(request: faust.web.Request, token: Secret | None) -> bool:
+    """With a token configured, the request must carry ``Authorization: Bearer <token>``."""
+    if token is None:
+        return True
+    sent = request.headers.get("Authorization", "")
+    return hmac.compare_digest(sent.encode(), f"Bearer {token.reveal()}".encode())
 
 
-def register(app: faust.App, metrics: Metrics, view: EngineerView) -> None:
+def register(app: faust.App, metrics: Metrics, view: EngineerView, *, ready: Callable[[], str | None],
+             stackrank_token: Secret | None = None) -> None:
+    @app.page("/healthz")
+    async def healthz(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        return web.json({"status": "alive"})
+
+    @app.page("/readyz")
+    async def readyz(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        waiting = ready()
+        if waiting is not None:
+            return web.json({"status": "not ready", "waiting_for": waiting}, status=503)
+        return web.json({"status": "ready"})
+
     @app.page("/metrics")
     async def metrics_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         # OpenMetrics (with ticket ids as exemplars) for scrapers that ask for it, text format otherwise.
@@ -22,6 +48,8 @@ def register(app: faust.App, metrics: Metrics, view: EngineerView) -> None:
 
     @app.page("/stackrank")
     async def stackrank_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        if not authorized(request, stackrank_token):
+            return web.json({"error": "a bearer token is required (Authorization: Bearer ...)"}, status=401)
         try:
             report = view.report(request.query.get("window", "30d"))
         except ValueError as exc:
@@ -30,4 +58,5 @@ def register(app: faust.App, metrics: Metrics, view: EngineerView) -> None:
 
     @app.page("/runbooks")
     async def runbooks_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        return web.bytes(RUNBOOKS.read_bytes(), headers={"Content-Type": "text/markdown; charset=utf-8"})
+        return web.bytes(resources.read_bytes(resources.RUNBOOKS),
+                         headers={"Content-Type": "text/markdown; charset=utf-8"})

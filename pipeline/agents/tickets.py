@@ -31,6 +31,7 @@ class TickTimer:
         self.processor = processor
         self.resend_after_s = resend_after_s
         self._pending: dict[int, float] = {}  # partition -> monotonic time its tick was sent
+        self.assigned = False  # a partition assignment has happened (readiness)
 
     def due(self, owned: list[int], now: float | None = None) -> list[int]:
         now = time.monotonic() if now is None else now
@@ -92,6 +93,7 @@ def register(
         processor.partitions_changed()
         processor.metrics.rebalances.inc()
         timer.reset()
+        timer.assigned = True
 
     @app.on_partitions_revoked.connect
     async def _revoked(sender: faust.App, revoked: set, **kwargs: object) -> None:

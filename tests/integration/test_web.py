@@ -1,0 +1,45 @@
+"""The worker's web server as an orchestrator and a scraper see it: health, readiness, no table views,
+and the stack rank behind a bearer token when one is configured."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import orjson
+
+from tests.integration.conftest import Topics, eventually
+
+
+def get(url: str, token: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_health_readiness_no_table_views_and_a_token_for_the_stack_rank(worker_factory, topics: Topics,
+                                                                         tmp_path: Path) -> None:
+    token_file = tmp_path / "stackrank-token"
+    token_file.write_text("rank-token-123\n")
+    worker = worker_factory(SLA_STACKRANK_TOKEN_FILE=str(token_file)).start()
+    base = f"http://127.0.0.1:{worker.port}"
+    assert get(f"{base}/healthz") == (200, orjson.dumps({"status": "alive"}))
+
+    def ready() -> None:
+        status, body = get(f"{base}/readyz")
+        assert (status, orjson.loads(body)) == (200, {"status": "ready"})
+
+    eventually(ready, timeout=60)
+    assert get(f"{base}/table/")[0] == 404 and get(f"{base}/table/tickets/")[0] == 404
+    assert get(f"{base}/router/")[0] == 404
+    assert get(f"{base}/stackrank?window=7d")[0] == 401
+    assert get(f"{base}/stackrank?window=7d", token="wrong")[0] == 401
+    status, body = get(f"{base}/stackrank?window=7d", token="rank-token-123")
+    assert status == 200 and orjson.loads(body)["window"] == "7d"
+    assert b"rank-token-123" not in worker.log_path.read_bytes()
