@@ -29,12 +29,14 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from pipeline import resources
 from pipeline.cli.board import Snapshot, render, scrape
 from pipeline.domain.policy import load_policy
 from pipeline.domain.records import Escalation
 from pipeline.errors import PipelineError
 from pipeline.kafka.embedded import EmbeddedKafka
 from pipeline.kafka.tail import Tail
+from pipeline.observability import rules
 from pipeline.ports import port_free
 from pipeline.settings import DEFAULT_KAFKA_VERSION, Settings
 from pipeline.signals import stop_on_signals
@@ -42,7 +44,6 @@ from pipeline.simulate.generator import events as simulated_events
 from pipeline.simulate.player import PlayStats, play
 from pipeline.simulate.profile import load_profile
 
-ROOT = Path(__file__).resolve().parents[2]
 HOUR = 3_600_000
 DAY = 24 * HOUR
 
@@ -114,7 +115,7 @@ class Demo:
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
         log = open(self.config.workdir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-        self.procs[name] = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        self.procs[name] = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
 
@@ -152,8 +153,9 @@ class Demo:
         await self._start_webhook()
         am_config = c.workdir / "alertmanager.yml"
         am_config.write_text(yaml.safe_dump(alertmanager_config(
-            yaml.safe_load((ROOT / "deploy/alertmanager/alertmanager.yml").read_text()), c.ports["webhook"]),
-            sort_keys=False))
+            yaml.safe_load(resources.read_text(resources.ALERTMANAGER)), c.ports["webhook"]), sort_keys=False))
+        rules_file = c.workdir / "sla.rules.yml"  # the shipped rules, as the demo's policy has them
+        rules_file.write_text(rules.as_yaml(self.policy, f"http://{at['web']}/runbooks"))
         self._spawn("alertmanager", ["prometheus-alertmanager", f"--config.file={am_config}",
                                      f"--storage.path={c.workdir / 'alertmanager'}",
                                      f"--web.listen-address={at['alertmanager']}",
@@ -164,7 +166,7 @@ class Demo:
         prom_config = c.workdir / "prometheus.yml"
         prom_config.write_text(yaml.safe_dump({
             "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
-            "rule_files": [str(ROOT / "deploy/prometheus/rules/sla.rules.yml")],
+            "rule_files": [str(rules_file)],
             "alerting": {"alertmanagers": [{"static_configs": [{"targets": [at['alertmanager']]}]}]},
             "scrape_configs": [
                 {"job_name": "sla-pipeline", "static_configs": [{"targets": [at['web']]}]},

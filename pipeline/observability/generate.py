@@ -1,22 +1,33 @@
-"""``sla-pipeline generate [--check]``: write (or compare) the generated Prometheus rules and dashboards."""
+"""``sla-pipeline generate [--check]``: write (or compare) the generated Prometheus rules and dashboards.
+
+They are written into the package's resources (``pipeline/resources/prometheus`` and ``.../grafana``),
+which the checkout's ``deploy/prometheus/rules`` and ``grafana/dashboards`` link to, so an installed
+package carries the same files. The boards need the ``dashboards`` extra (grafana-foundation-sdk).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline import resources
 from pipeline.domain.policy import Policy
-from pipeline.observability import dashboards, rules, yamlout
+from pipeline.errors import PipelineError
+from pipeline.observability import rules
 from pipeline.settings import DEFAULT_RUNBOOK_BASE_URL
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(resources.__file__).resolve().parent
 
 
 def outputs(policy: Policy | None = None, runbook_base: str = DEFAULT_RUNBOOK_BASE_URL) -> dict[Path, str]:
+    try:
+        from pipeline.observability import dashboards
+    except ImportError as exc:
+        raise PipelineError(f"the Grafana boards are generated with grafana-foundation-sdk ({exc.name} is missing): "
+                            "pip install 'sla-pipeline[dashboards]'") from None
     policy = policy or Policy()
-    files = {Path("deploy/prometheus/rules/sla.rules.yml"): yamlout.dump(rules.rules_file(policy, runbook_base),
-                                                                          rules.HEADER)}
+    files = {Path(resources.RULES): rules.as_yaml(policy, runbook_base)}
     for name, text in dashboards.render(policy).items():
-        files[Path("grafana/dashboards") / name] = text
+        files[Path(resources.BOARDS) / name] = text
     return files
 
 

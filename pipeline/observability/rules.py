@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pipeline.domain.bizcrit import IRT_RUNGS, pages, share_words
 from pipeline.domain.policy import Policy
+from pipeline.observability import yamlout
 
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 # (long window, short window, burn-rate factor, alert severity)
@@ -152,6 +153,11 @@ def alert_rules(policy: Policy, runbook_base: str) -> list[dict]:
         },
     ]
     return alerts
+
+
+def as_yaml(policy: Policy, runbook_base: str) -> str:
+    """The rules file as written to disk, headed DO NOT EDIT."""
+    return yamlout.dump(rules_file(policy, runbook_base), HEADER)
 
 
 def rules_file(policy: Policy, runbook_base: str) -> dict:

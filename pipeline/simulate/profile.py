@@ -6,9 +6,8 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
+from pipeline import resources
 from pipeline.errors import ConfigError
-
-DEFAULT_PROFILE = Path(__file__).resolve().parents[2] / "deploy" / "profiles" / "default.toml"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,12 +31,12 @@ class Profile:
 
 
 def load_profile(path: Path | None = None) -> Profile:
-    path = path or DEFAULT_PROFILE
-    where = path.name
+    source = resources.resource(resources.DEFAULT_PROFILE) if path is None else path
+    where = source.name
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(source.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(str(path), f"is not a readable TOML profile ({exc})") from None
+        raise ConfigError(str(source), f"is not a readable TOML profile ({exc})") from None
 
     def need(cond: bool, key: str, why: str) -> None:
         if not cond:

@@ -7,7 +7,7 @@ import orjson
 import pytest
 import yaml
 
-from pipeline.cli.demo import ROOT as DEMO_ROOT
+from pipeline import resources
 from pipeline.cli.demo import DemoConfig, alertmanager_config, demo_start
 from pipeline.domain.clock import EventPartitionClock, ManualClock
 from pipeline.domain.policy import Policy
@@ -50,7 +50,7 @@ def test_the_first_escalation_comes_within_a_minute_of_wall_time_at_any_hour() -
 
 
 def test_the_demo_routes_the_shipped_alertmanager_config_to_its_own_webhook() -> None:
-    shipped = yaml.safe_load((DEMO_ROOT / "deploy/alertmanager/alertmanager.yml").read_text())
+    shipped = yaml.safe_load(resources.read_text(resources.ALERTMANAGER))
     config = alertmanager_config(shipped, 19095)
     urls = [h["url"] for r in config["receivers"] for h in r["webhook_configs"]]
     assert urls == ["http://127.0.0.1:19095/oncall", "http://127.0.0.1:19095/noc"]
