@@ -122,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
         demo.add_argument(f"--{name}-port", type=int, default=port, dest=f"{name.replace('-', '_')}_port")
     demo.set_defaults(handler=commands.demo, needs=(Settings, BrokerSettings))
 
+    health = sub.add_parser("health", help="exit 0 if the local worker (or --port) answers /healthz: for "
+                                           "container health checks")
+    health.add_argument("--port", type=int, help="default: SLA_WEB_PORT or 6066 (the notifier: 6067)")
+    health.add_argument("--path", default="/healthz", help="default /healthz (the notifier: /metrics)")
+    health.set_defaults(handler=commands.health, needs=(Settings,))
+
     run = sub.add_parser("run", help="start the embedded broker and a worker; Ctrl-C stops both")
     _broker_flags(run)
     _worker_flags(run)

@@ -81,6 +81,18 @@ def stackrank(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def health(args: argparse.Namespace, settings: Settings) -> int:
+    import urllib.request
+
+    url = f"http://127.0.0.1:{args.port or settings.web_port}{args.path}"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            resp.read()
+    except OSError as exc:
+        raise PipelineError(f"{url} did not answer: {exc}") from None
+    return 0
+
+
 def generate(args: argparse.Namespace, settings: GenerateSettings) -> int:
     from pipeline.domain.policy import load_policy
     from pipeline.observability import generate as generator
