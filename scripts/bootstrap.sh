@@ -37,6 +37,21 @@ if [ "${java_major%%.*}" -lt 17 ] 2>/dev/null; then
   echo "bootstrap: Java 17 or newer is needed, found ${java_major}" >&2; exit 1
 fi
 
+# helm (the chart's lint and template tests), built from the Go module proxy once per machine
+helm_version=v3.22.0
+if ! command -v go >/dev/null 2>&1; then
+  echo "bootstrap: Go is needed to build helm $helm_version (the chart tests)" >&2; exit 1
+fi
+helm_bin="$(go env GOPATH)/bin/helm"
+if [ ! -x "$helm_bin" ] || ! "$helm_bin" version --short 2>/dev/null | grep -q "$helm_version"; then
+  echo "bootstrap: building helm $helm_version (go install)"
+  log=$(mktemp)
+  if ! GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$helm_version" >"$log" 2>&1; then
+    cat "$log" >&2; echo "bootstrap: go install helm failed" >&2; exit 1
+  fi
+  rm -f "$log"
+fi
+
 stamp=.venv/.installed
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then

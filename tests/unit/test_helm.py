@@ -1,0 +1,86 @@
+"""The Helm chart: lint, render with default values and with a SASL_SSL cluster's values, every object valid
+against the Kubernetes schema (kubernetes-validate), and the PrometheusRule exactly the generated rules."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from pipeline import resources
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy" / "helm" / "sla-pipeline"
+KUBERNETES = "1.33"
+CRDS = {"PodMonitor", "PrometheusRule"}  # the Prometheus operator's kinds: not in Kubernetes' own schema
+def _helm() -> str:
+    """helm on the PATH, or where scripts/bootstrap.sh builds it: $(go env GOPATH)/bin/helm."""
+    found = shutil.which("helm")
+    if found or shutil.which("go") is None:
+        return found or "helm"
+    gopath = subprocess.run(["go", "env", "GOPATH"], capture_output=True, text=True, check=False).stdout.strip()
+    return str(Path(gopath) / "bin" / "helm")
+
+
+HELM = _helm()
+
+pytestmark = pytest.mark.skipif(not Path(HELM).exists(),
+                                reason="helm is not installed (scripts/bootstrap.sh builds it)")
+
+
+def helm(command: str, *args: str) -> subprocess.CompletedProcess:
+    """``helm COMMAND`` for the Kubernetes version the objects are validated against."""
+    return subprocess.run([HELM, command, "--kube-version", f"{KUBERNETES}.0", *args], capture_output=True,
+                          text=True, check=False)
+
+
+def render(*values: str, **sets: str) -> list[dict]:
+    flags = [arg for v in values for arg in ("-f", str(CHART / v))]
+    flags += [arg for key, value in sets.items() for arg in ("--set", f"{key}={value}")]
+    done = helm("template", "sla", str(CHART), "--namespace", "support", *flags)
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+@pytest.mark.parametrize("values", [[], ["ci/sasl-ssl-values.yaml"]])
+def test_the_chart_lints_and_every_object_is_valid(values: list[str]) -> None:
+    done = helm("lint", "--strict", str(CHART), *(arg for v in values for arg in ("-f", str(CHART / v))))
+    assert done.returncode == 0, done.stdout + done.stderr
+    docs = render(*values)
+    kinds = sorted(doc["kind"] for doc in docs)
+    assert kinds == sorted(["Service", "StatefulSet", "PodDisruptionBudget", "Deployment", "PodMonitor",
+                            "PrometheusRule", *(["ConfigMap"] * (4 + bool(values)))])
+    for doc in docs:
+        if doc["kind"] not in CRDS:
+            kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+
+
+def test_the_prometheus_rule_holds_exactly_the_generated_rules() -> None:
+    [rule] = [doc for doc in render() if doc["kind"] == "PrometheusRule"]
+    assert rule["spec"] == yaml.safe_load(resources.read_text(resources.RULES))
+
+
+def test_a_sasl_ssl_cluster_gets_its_password_and_ca_as_files_from_existing_secrets() -> None:
+    [workers] = [doc for doc in render("ci/sasl-ssl-values.yaml") if doc["kind"] == "StatefulSet"]
+    pod = workers["spec"]["template"]["spec"]
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    assert env["KAFKA_SASL_PASSWORD_FILE"] == "/etc/sla-pipeline/secrets/kafka-password/password"
+    assert "KAFKA_SASL_PASSWORD" not in env  # never a value in the pod spec
+    secrets = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    assert secrets == {"kafka-password": "sla-pipeline-kafka", "kafka-ca": "kafka-ca",
+                       "stackrank": "sla-pipeline-stackrank"}
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    container = pod["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert workers["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+
+
+def test_more_workers_than_partitions_is_refused() -> None:
+    done = helm("template", "sla", str(CHART), "--set", "workers.replicas=5", "--set", "workers.partitions=4")
+    assert done.returncode != 0 and "workers.replicas (5) is more than workers.partitions (4)" in done.stderr
