@@ -17,12 +17,11 @@ from typing import Literal
 
 from pipeline import envparse as ep
 from pipeline.errors import ConfigError
-from pipeline.kafka.client import KafkaClient, Secret
+from pipeline.kafka.client import LOCAL_BROKER, KafkaClient, Secret
 
 ClockMode = Literal["wall", "event"]
 DEFAULT_RUNBOOK_BASE_URL = "http://127.0.0.1:6066/runbooks"  # a worker's /runbooks on its default port
 DEFAULT_KAFKA_VERSION = "3.9.1"
-LOCAL_BROKER = "127.0.0.1:9092"  # KAFKA_BOOTSTRAP_SERVERS unless set
 APP_ID = "sla-pipeline"  # SLA_APP_ID unless set: names the consumer groups and internal topics
 ESCALATIONS = "sla.escalations"  # SLA_TOPIC_ESCALATIONS unless set
 LOOPBACK = "127.0.0.1"  # where the web servers listen unless SLA_WEB_HOST says otherwise
@@ -35,37 +34,24 @@ def unknown_keys(environ: Mapping[str, str]) -> list[str]:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class KafkaSettings(ep.FromEnv):
-    """How every Kafka client of a command connects (contract section 8): servers, TLS, SASL."""
-
-    bootstrap_servers: str = LOCAL_BROKER
-    kafka_security_protocol: str = "PLAINTEXT"
-    kafka_sasl_mechanism: str = "PLAIN"
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: Secret | None = None
-    kafka_ssl_ca_file: Path | None = None
-    kafka_ssl_cert_file: Path | None = None
-    kafka_ssl_key_file: Path | None = None
-    kafka_ssl_key_password: Secret | None = None
-    kafka_ssl_check_hostname: bool = True
+class KafkaSettings(KafkaClient, ep.FromEnv):
+    """How every Kafka client of a command connects (contract section 8): the :class:`KafkaClient` fields,
+    read from the ``KAFKA_*`` variables and checked together."""
 
     def __post_init__(self) -> None:
-        if self.kafka_security_protocol.startswith("SASL_"):
-            for key, value in (("KAFKA_SASL_USERNAME", self.kafka_sasl_username),
-                               ("KAFKA_SASL_PASSWORD", self.kafka_sasl_password)):
+        if self.uses_sasl:
+            for key, value in (("KAFKA_SASL_USERNAME", self.sasl_username),
+                               ("KAFKA_SASL_PASSWORD", self.sasl_password)):
                 if value is None:
-                    raise ConfigError(key, f"must be set when KAFKA_SECURITY_PROTOCOL is {self.kafka_security_protocol}"
+                    raise ConfigError(key, f"must be set when KAFKA_SECURITY_PROTOCOL is {self.security_protocol}"
                                            + (" (or KAFKA_SASL_PASSWORD_FILE)" if "PASSWORD" in key else ""))
-        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+        if (self.ssl_cert_file is None) != (self.ssl_key_file is None):
             raise ConfigError("KAFKA_SSL_CERT_FILE", "and KAFKA_SSL_KEY_FILE go together (a client certificate "
                                                      "needs its key)")
 
     @property
     def kafka(self) -> KafkaClient:
-        return KafkaClient(self.bootstrap_servers, self.kafka_security_protocol, self.kafka_sasl_mechanism,
-                           self.kafka_sasl_username, self.kafka_sasl_password, self.kafka_ssl_ca_file,
-                           self.kafka_ssl_cert_file, self.kafka_ssl_key_file, self.kafka_ssl_key_password,
-                           self.kafka_ssl_check_hostname)
+        return KafkaClient(**{f.name: getattr(self, f.name) for f in dataclasses.fields(KafkaClient)})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,16 +87,16 @@ class Settings(KafkaSettings):
 
 _KAFKA: dict[str, tuple[str, ep.Parser]] = {
     "KAFKA_BOOTSTRAP_SERVERS": ("bootstrap_servers", ep.parse_bootstrap),
-    "KAFKA_SECURITY_PROTOCOL": ("kafka_security_protocol", ep.security_protocol),
-    "KAFKA_SASL_MECHANISM": ("kafka_sasl_mechanism", ep.sasl_mechanism),
-    "KAFKA_SASL_USERNAME": ("kafka_sasl_username", ep.parse_str),
-    "KAFKA_SASL_PASSWORD": ("kafka_sasl_password", ep.secret),
-    "KAFKA_SASL_PASSWORD_FILE": ("kafka_sasl_password", ep.secret_file),  # a mounted secret; wins
-    "KAFKA_SSL_CA_FILE": ("kafka_ssl_ca_file", ep.existing_file),
-    "KAFKA_SSL_CERT_FILE": ("kafka_ssl_cert_file", ep.existing_file),
-    "KAFKA_SSL_KEY_FILE": ("kafka_ssl_key_file", ep.existing_file),
-    "KAFKA_SSL_KEY_PASSWORD_FILE": ("kafka_ssl_key_password", ep.secret_file),
-    "KAFKA_SSL_CHECK_HOSTNAME": ("kafka_ssl_check_hostname", ep.boolean),
+    "KAFKA_SECURITY_PROTOCOL": ("security_protocol", ep.security_protocol),
+    "KAFKA_SASL_MECHANISM": ("sasl_mechanism", ep.sasl_mechanism),
+    "KAFKA_SASL_USERNAME": ("sasl_username", ep.parse_str),
+    "KAFKA_SASL_PASSWORD": ("sasl_password", ep.secret),
+    "KAFKA_SASL_PASSWORD_FILE": ("sasl_password", ep.secret_file),  # a mounted secret; wins
+    "KAFKA_SSL_CA_FILE": ("ssl_ca_file", ep.existing_file),
+    "KAFKA_SSL_CERT_FILE": ("ssl_cert_file", ep.existing_file),
+    "KAFKA_SSL_KEY_FILE": ("ssl_key_file", ep.existing_file),
+    "KAFKA_SSL_KEY_PASSWORD_FILE": ("ssl_key_password", ep.secret_file),
+    "KAFKA_SSL_CHECK_HOSTNAME": ("ssl_check_hostname", ep.boolean),
 }
 KafkaSettings._ENV = dict(_KAFKA)
 Settings._ENV = {

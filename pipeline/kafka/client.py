@@ -26,6 +26,7 @@ from aiokafka.helpers import create_ssl_context
 
 from pipeline.errors import PipelineError
 
+LOCAL_BROKER = "127.0.0.1:9092"  # KAFKA_BOOTSTRAP_SERVERS unless set
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -55,7 +56,7 @@ class Secret:
 
 @dataclasses.dataclass(frozen=True)
 class KafkaClient:
-    bootstrap_servers: str = "127.0.0.1:9092"
+    bootstrap_servers: str = LOCAL_BROKER
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
     sasl_username: str | None = None
@@ -114,7 +115,7 @@ class KafkaClient:
             return faust.SSLCredentials(self.ssl_context)
         return None
 
-    def describe(self) -> str:
+    def where(self) -> str:
         """``127.0.0.1:9093 (SASL_SSL, SCRAM-SHA-512 as alice)``: no secret in it."""
         how = self.security_protocol
         if self.uses_sasl:
@@ -130,7 +131,7 @@ def options(kafka: KafkaClient | str) -> dict[str, Any]:
 
 
 def describe(kafka: KafkaClient | str) -> str:
-    return (kafka if isinstance(kafka, KafkaClient) else KafkaClient(kafka)).describe()
+    return (kafka if isinstance(kafka, KafkaClient) else KafkaClient(kafka)).where()
 
 
 class Startable(Protocol):

@@ -73,3 +73,37 @@ def test_a_file_where_the_data_dir_should_be(tmp_path: Path) -> None:
 
 def test_unknown_sla_variables_are_reported() -> None:
     assert unknown_keys({"SLA_CLOKC": "event", "SLA_CLOCK": "wall", "PATH": "/bin"}) == ["SLA_CLOKC"]
+
+
+def test_kafka_security_settings_are_read_once_and_secrets_never_show(tmp_path: Path) -> None:
+    password = tmp_path / "password"
+    password.write_text("hunter2-but-longer\n")
+    s = Settings.from_env({"KAFKA_SECURITY_PROTOCOL": "sasl_ssl", "KAFKA_SASL_MECHANISM": "scram-sha-512",
+                           "KAFKA_SASL_USERNAME": "sla", "KAFKA_SASL_PASSWORD_FILE": str(password)})
+    kafka = s.kafka
+    assert (kafka.security_protocol, kafka.sasl_mechanism, kafka.sasl_username) == ("SASL_SSL", "SCRAM-SHA-512", "sla")
+    assert kafka.sasl_password is not None and kafka.sasl_password.reveal() == "hunter2-but-longer"
+    shown = repr(s) + str(s.describe()) + kafka.where() + repr(kafka)
+    assert "hunter2" not in shown and "'***'" in shown
+    assert kafka.options()["sasl_plain_password"] == "hunter2-but-longer"  # only the client library sees it
+
+
+@pytest.mark.parametrize("env, key", [
+    ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_PASSWORD": "x"}, "KAFKA_SASL_USERNAME"),
+    ({"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_USERNAME": "u"}, "KAFKA_SASL_PASSWORD"),
+    ({"KAFKA_SECURITY_PROTOCOL": "TLS"}, "KAFKA_SECURITY_PROTOCOL"),
+    ({"KAFKA_SASL_MECHANISM": "GSSAPI"}, "KAFKA_SASL_MECHANISM"),
+    ({"KAFKA_SSL_CHECK_HOSTNAME": "maybe"}, "KAFKA_SSL_CHECK_HOSTNAME"),
+    ({"KAFKA_SASL_PASSWORD_FILE": "/no/such/secret"}, "KAFKA_SASL_PASSWORD_FILE"),
+])
+def test_bad_kafka_security_settings_name_their_key(env: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(env)
+    assert raised.value.key == key
+
+
+def test_a_client_certificate_needs_its_key(tmp_path: Path) -> None:
+    cert = tmp_path / "client.pem"
+    cert.write_text("-----BEGIN CERTIFICATE-----\n")
+    with pytest.raises(ConfigError, match="KAFKA_SSL_CERT_FILE: and KAFKA_SSL_KEY_FILE go together"):
+        Settings.from_env({"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CERT_FILE": str(cert)})
