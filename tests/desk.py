@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from pipeline.domain.clock import EventPartitionClock, ManualClock, WallPartitionClock
 from pipeline.domain.policy import Policy
 from pipeline.domain.records import Escalation, Outcome
@@ -18,11 +20,14 @@ SEC, MIN, HOUR = 1000, 60_000, 3_600_000
 class Desk:
     """A support desk in a box: one processor, one partition, a hand-moved wall clock."""
 
-    def __init__(self, *, event_time: bool = False, policy: Policy | None = None) -> None:
+    def __init__(self, *, event_time: bool = False, policy: Policy | None = None, clock_guard: bool = False) -> None:
         self.wall = ManualClock(T0)
         clock = EventPartitionClock(0) if event_time else WallPartitionClock(self.wall)
         self.metrics = Metrics.create()
-        self.proc = Processor(clock=clock, wall=self.wall, metrics=self.metrics, policy=policy or Policy(),
+        policy = policy or Policy()
+        if not clock_guard:  # the tests send events dated ahead of the hand-moved wall clock on purpose
+            policy = dataclasses.replace(policy, wall_future_ms=365 * 24 * HOUR)
+        self.proc = Processor(clock=clock, wall=self.wall, metrics=self.metrics, policy=policy,
                               orphan_timeout_ms=10 * MIN, events_topic="tickets.events", ticks_topic=TICKS)
         self.store = DictStore()
         self.feed = Feed()

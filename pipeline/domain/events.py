@@ -29,6 +29,7 @@ TOO_LARGE = "too_large"
 UNKNOWN_TYPE = "unknown_type"
 KEY_MISMATCH = "key_mismatch"
 ORPHAN = "orphan"
+FUTURE_TIMESTAMP = "future_timestamp"  # contract v2: occurred_at too far ahead of the clock that would judge it
 INTERNAL_ERROR = "internal_error"  # our extension: a bug of ours, never the sender's fault
 
 

@@ -35,6 +35,11 @@ class Policy:
     stack_rank_min_surveys: int = 5
     stack_rank_min_samples: int = 5
     closed_retention_ms: int = 7 * 24 * 60 * MINUTE_MS
+    # How far ahead of the clock that judges it an event may be dated (contract v2, `future_timestamp`):
+    # live, ahead of the worker's wall clock (upstream clocks drift a little); in event time, ahead of its
+    # partition's clock (a replay's quiet nights and weekends must pass).
+    wall_future_ms: int = 5 * MINUTE_MS
+    event_future_ms: int = 7 * 24 * 60 * MINUTE_MS
 
     def irt_target_ms(self, severity: int, fastlane: bool) -> int:
         target = self.irt_targets_ms[severity]
@@ -106,6 +111,10 @@ def _from_doc(doc: dict[str, Any], where: str) -> Policy:
                                                  integer=True)),
         closed_retention_ms=int(reader.number("retention.closed_ticket_hours",
                                               base.closed_retention_ms / 3_600_000, low=0) * 3_600_000),
+        wall_future_ms=int(reader.number("clock.wall_future_minutes", base.wall_future_ms / MINUTE_MS, low=0)
+                           * MINUTE_MS),
+        event_future_ms=int(reader.number("clock.event_future_hours", base.event_future_ms / 3_600_000, low=0)
+                            * 3_600_000),
     )
     reader.refuse_unknown()
     return policy

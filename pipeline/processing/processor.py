@@ -16,12 +16,14 @@ import logging
 
 from pipeline.domain import engine, engineers, sla
 from pipeline.domain import events as ev
+from pipeline.domain.bizcrit import duration
 from pipeline.domain.board import OpenTickets
 from pipeline.domain.clock import Clock, PartitionClock
 from pipeline.domain.due import DueIndex
 from pipeline.domain.events import Event, Rejection, decode
 from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState, event_digest
+from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.domain.windows import IrtWindows
 from pipeline.metrics import Metrics
 from pipeline.processing import held
@@ -137,10 +139,13 @@ class Processor:
         if isinstance(verdict, Rejection):
             return [self._reject(DeadLetter.of(record, verdict))]
         event = verdict
-        self.count.event(event.type, (self.wall.now_ms() - event.occurred_at) / 1000)
         partition = record.partition
         if self.clock.event_time and not self.clock.knows(partition):
             self.clock.restore(partition, store.get_clock(partition))
+        ahead = self._too_far_ahead(partition, event.occurred_at)
+        if ahead is not None:
+            return [self._reject(DeadLetter.of(record, Rejection(ev.FUTURE_TIMESTAMP, ahead)))]
+        self.count.event(event.type, (self.wall.now_ms() - event.occurred_at) / 1000)
         if self.clock.observe(partition, event.occurred_at):
             # Persisted at most once per second of wall time (a replay moves event time hours per second):
             # after a restart an older clock only makes a due instant fire at the next record, with the same
@@ -154,6 +159,19 @@ class Processor:
             outputs += self._apply(record, event, store)
         outputs += self._fire_due(partition, SOURCE_EVENTS, record.offset, store)
         return outputs
+
+    def _too_far_ahead(self, partition: int, occurred_at: int) -> str | None:
+        """Why an event is dated too far ahead of the clock that would judge it; None when it is not. Its
+        partition's clock must not move there: every open ticket on it would breach at once."""
+        if self.clock.event_time:
+            reference = self.clock.high_water(partition)  # type: ignore[attr-defined]
+            allowance, judge = self.policy.event_future_ms, "its partition's event-time clock"
+        else:
+            reference, allowance, judge = self.wall.now_ms(), self.policy.wall_future_ms, "the worker's clock"
+        if reference is None or occurred_at - reference <= allowance:
+            return None
+        return (f"occurred_at {format_rfc3339_ms(occurred_at)} is {duration(occurred_at - reference)} ahead of "
+                f"{judge} ({format_rfc3339_ms(reference)}); at most {duration(allowance)} is accepted")
 
     def _apply(self, record: Record, event: Event, store: Store) -> list[Output]:
         ticket_id = event.ticket_id

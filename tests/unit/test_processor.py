@@ -85,8 +85,8 @@ def test_events_after_closed_are_ignored(live: Processor) -> None:
     store, feed = DictStore(), Feed()
     live.handle(feed.record(created()), store)
     live.handle(feed.record({"event_id": "x", "type": "ticket.closed", "ticket_id": "T1",
-                              "occurred_at": at(T0 + 5 * MIN)}), store)
-    live.handle(feed.record(assigned(when=T0 + 6 * MIN)), store)
+                              "occurred_at": at(T0 + 2 * MIN)}), store)
+    live.handle(feed.record(assigned(when=T0 + 3 * MIN)), store)
     assert store.get("T1").engineer_id is None
     assert value(live.metrics, "sla_events_ignored_total", reason="after_closed") == 1
 

@@ -233,7 +233,7 @@ def test_outputs_of_uncommitted_records_are_published_again_after_a_restart() ->
     positions.offsets[(0, 0)] = 2  # offsets 0 and 1 were committed, 2 and 3 were not
 
     restarted = Processor(clock=WallPartitionClock(desk.wall), wall=desk.wall, metrics=Metrics.create(),
-                          policy=Policy(), orphan_timeout_ms=10 * MIN, events_topic="tickets.events",
+                          policy=desk.proc.policy, orphan_timeout_ms=10 * MIN, events_topic="tickets.events",
                           ticks_topic=TICKS, positions=positions)
     # the worker re-reads from offset 2; its local state already has both responses
     replay = desk.feed.record({"event_id": "e3", "type": "ticket.created", "ticket_id": "T2",
