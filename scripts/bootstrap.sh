@@ -43,7 +43,7 @@ if ! command -v go >/dev/null 2>&1; then
   echo "bootstrap: Go is needed to build helm $helm_version (the chart tests)" >&2; exit 1
 fi
 helm_bin="$(go env GOPATH)/bin/helm"
-if [ ! -x "$helm_bin" ] || ! "$helm_bin" version --short 2>/dev/null | grep -q "$helm_version"; then
+if [ ! -x "$helm_bin" ] || ! go version -m "$helm_bin" 2>/dev/null | grep -Eq "^\s*mod\s+helm.sh/helm/v3\s+$helm_version\b"; then
   echo "bootstrap: building helm $helm_version (go install)"
   log=$(mktemp)
   if ! GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$helm_version" >"$log" 2>&1; then

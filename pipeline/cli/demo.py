@@ -77,6 +77,21 @@ def alertmanager_config(shipped: dict, webhook_port: int) -> dict:
     return shipped
 
 
+MARKER = ".sla-pipeline-demo"  # in every folder the demo made: only such a folder is wiped for a fresh run
+
+
+def prepare_workdir(workdir: Path) -> None:
+    """A fresh, empty folder for this run. A folder the demo did not make is never deleted: it might be
+    anything (``--dir .`` once deleted the checkout it was given)."""
+    if workdir.exists() and any(workdir.iterdir()):
+        if not (workdir / MARKER).exists():
+            raise PipelineError(f"{workdir} exists and was not made by the demo; choose another --dir (the demo "
+                                "empties its folder at every start)")
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MARKER).write_text("made by `sla-pipeline demo`; emptied at its next start\n")
+
+
 def demo_start(now_ms: int) -> int:
     """The simulated start: the latest Tuesday 09:00 UTC before ``now_ms``. A fixed hour of the week makes
     the demo the same at any wall-clock time (seed and profile fixed): a busy morning, whose first Sev1
@@ -136,8 +151,7 @@ class Demo:
         c = self.config
         at = c.addresses()
         self._check_tools_and_ports()
-        shutil.rmtree(c.workdir, ignore_errors=True)  # a fresh demo every time
-        c.workdir.mkdir(parents=True)
+        prepare_workdir(c.workdir)
         self.say(f"starting Kafka {c.kafka_version} on {at['kafka']} ...")
         self.broker = EmbeddedKafka(home=c.workdir / "kafka", version=c.kafka_version, port=c.ports["kafka"],
                                     controller_port=c.ports["kafka-controller"])

@@ -12,13 +12,20 @@ from pipeline.kafka.tail import Tail
 _MARK = {0: "  ok ", 1: " warn"}
 
 
+def printable(text: object) -> str:
+    """Upstream text as it may reach a terminal: control characters (escape sequences that would move the
+    cursor, recolour or retitle the terminal) are shown escaped, never interpreted."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in str(text))
+
+
 def line(esc: Escalation) -> str:
     """``2026-03-02T09:12:00Z  PAGE  irt_at_risk L2  T-1  Sev1 automation/C-17  eng E1  reason``."""
     lane = "FL " if esc.fastlane else ""
-    who = esc.engineer_id or "unassigned"
+    who = printable(esc.engineer_id or "unassigned")
     mark = " PAGE" if esc.paged else _MARK.get(esc.level, "     ")
-    return (f"{esc.emitted_at[:19]}Z {mark}  {esc.kind:<19} L{esc.level}  {esc.ticket_id}  {lane}Sev{esc.severity} "
-            f"{esc.product}/{esc.customer_id}  eng {who}  {esc.reason}")
+    return (f"{printable(esc.emitted_at[:19])}Z {mark}  {esc.kind:<19} L{esc.level}  {printable(esc.ticket_id)}  "
+            f"{lane}Sev{esc.severity} {printable(esc.product)}/{printable(esc.customer_id)}  eng {who}  "
+            f"{printable(esc.reason)}")
 
 
 async def follow(kafka: KafkaClient | str, topic: str, *, keep_going: bool, out: TextIO = sys.stdout) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pipeline.cli.escalations import printable
+
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
@@ -21,7 +23,7 @@ def table(report: dict) -> str:
     for r in [*report["ranked"], *report["unranked"]]:
         rows.append((
             str(r["rank"]) if r["rank"] is not None else "unranked",
-            r["engineer"], _pct(r["vsat_ratio"]), _pct(r["quality_ratio"]), _pct(r["art_ratio"]),
+            printable(r["engineer"]), _pct(r["vsat_ratio"]), _pct(r["quality_ratio"]), _pct(r["art_ratio"]),
             _art(r["art_seconds"]), "-" if r["score"] is None else f"{r['score']:.3f}",
             str(r["samples"]), str(r["surveys"]), str(r["dsat"]),
         ))

@@ -202,7 +202,7 @@ class EmbeddedKafka:
         if _port_open(self.port) or _port_open(self.controller_port):
             raise BrokerError(
                 f"port {self.port} or {self.controller_port} on 127.0.0.1 is in use by another program; "
-                "choose other ports with --port"
+                "choose another with --kafka-port (the controller takes the port after it)"
             )
         if shutil.which(self.java) is None:
             raise BrokerError("Java ('java', 17 or newer) is not installed; the broker runs on it")
