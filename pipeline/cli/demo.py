@@ -204,6 +204,7 @@ class Demo:
         app = web.Application()
         app.router.add_post("/oncall", hook)  # pages: counted on the board
         app.router.add_post("/noc", _ok)      # warnings: the NOC sees them on the board already
+        app.router.add_post("/deadmansswitch", _ok)  # the always-firing watchdog
         self._webhook = web.AppRunner(app)
         await self._webhook.setup()
         await web.TCPSite(self._webhook, "127.0.0.1", self.config.ports["webhook"]).start()

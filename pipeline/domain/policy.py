@@ -39,6 +39,7 @@ class Policy:
     # live, ahead of the worker's wall clock (upstream clocks drift a little); in event time, ahead of its
     # partition's clock (a replay's quiet nights and weekends must pass).
     wall_future_ms: int = 5 * MINUTE_MS
+    input_silent_ms: int = 60 * MINUTE_MS  # no ticket event this long while workers run: alert (SLAInputSilent)
     event_future_ms: int = 7 * 24 * 60 * MINUTE_MS
 
     def irt_target_ms(self, severity: int, fastlane: bool) -> int:
@@ -115,6 +116,8 @@ def _from_doc(doc: dict[str, Any], where: str) -> Policy:
                            * MINUTE_MS),
         event_future_ms=int(reader.number("clock.event_future_hours", base.event_future_ms / 3_600_000, low=0)
                             * 3_600_000),
+        input_silent_ms=int(reader.number("alerts.input_silent_minutes", base.input_silent_ms / MINUTE_MS, low=1,
+                                          integer=True) * MINUTE_MS),
     )
     reader.refuse_unknown()
     return policy

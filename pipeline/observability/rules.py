@@ -56,6 +56,7 @@ def recording_rules() -> list[dict]:
 
 def alert_rules(policy: Policy, runbook_base: str) -> list[dict]:
     budget = round(1 - policy.irt_goal, 6)
+    silent = policy.input_silent_ms // 60_000
     at_risk = share_words(policy.at_risk_fraction)
     # the first IRT rung that pages, as a share of the budget ("80 %")
     first_page = next(f"{share * 100:g} %" for (kind, level), share in zip(IRT_RUNGS, policy.irt_rungs, strict=True)
@@ -137,6 +138,31 @@ def alert_rules(policy: Policy, runbook_base: str) -> list[dict]:
                 "summary": "No sla-pipeline worker is running",
                 "description": "No worker answers: no IRT breach is being decided and nobody is escalated.",
                 "runbook_url": f"{runbook_base}#worker-down",
+            },
+        },
+        {
+            "alert": "SLAInputSilent",
+            "expr": (f'sum(increase(sla_events_total{{type!="heartbeat"}}[{silent}m])) == 0\n'
+                     'and on() count(up{job="sla-pipeline"} == 1) > 0'),
+            "for": "5m",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": f"No ticket event reached tickets.events for {silent} minutes",
+                "description": "The workers are up but no ticket event arrived (heartbeats aside): an upstream "
+                               "ticket system may have stopped publishing. Breaches cannot be decided for "
+                               "tickets the pipeline never hears of.",
+                "runbook_url": f"{runbook_base}#input-silent",
+            },
+        },
+        {
+            "alert": "SLAWatchdog",
+            "expr": "vector(1)",
+            "labels": {"severity": "none"},
+            "annotations": {
+                "summary": "Always firing: the alerting path from Prometheus to Alertmanager works",
+                "description": "Route it to a dead man's switch (the `deadmansswitch` receiver): that service "
+                               "pages when this alert stops arriving, i.e. when Prometheus or Alertmanager is down.",
+                "runbook_url": f"{runbook_base}#watchdog",
             },
         },
         {

@@ -215,3 +215,5 @@ def test_shipped_routing_is_valid_and_sends_pages_to_on_call() -> None:
     assert route("severity=page", "kind=bizcrit_executive") == "oncall"
     assert route("severity=warning", "kind=irt_at_risk") == "noc"
     assert route("severity=warning", "kind=bizcrit_tier3") == "noc"
+    assert route("alertname=SLAWatchdog", "severity=none") == "deadmansswitch"
+    assert route("alertname=SLAInputSilent", "severity=warning") == "noc"

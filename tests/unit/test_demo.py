@@ -53,5 +53,6 @@ def test_the_demo_routes_the_shipped_alertmanager_config_to_its_own_webhook() ->
     shipped = yaml.safe_load(resources.read_text(resources.ALERTMANAGER))
     config = alertmanager_config(shipped, 19095)
     urls = [h["url"] for r in config["receivers"] for h in r["webhook_configs"]]
-    assert urls == ["http://127.0.0.1:19095/oncall", "http://127.0.0.1:19095/noc"]
+    assert urls == ["http://127.0.0.1:19095/deadmansswitch", "http://127.0.0.1:19095/oncall",
+                    "http://127.0.0.1:19095/noc"]
     assert config["route"]["group_wait"] == "1s" and config["inhibit_rules"] == shipped["inhibit_rules"]

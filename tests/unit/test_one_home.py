@@ -121,3 +121,13 @@ def test_bizcrit_rung_titles_take_their_times_from_the_policy() -> None:
     assert titles == ["BizCrit 20 min without workaround, engage tier 3",
                       "BizCrit 1 h without workaround, engage senior management",
                       "BizCrit 3 h without workaround, engage an executive"]
+
+
+def test_the_input_silence_alert_follows_the_policy_and_the_watchdog_always_fires() -> None:
+    policy = Policy(input_silent_ms=30 * MINUTE_MS)
+    alerts = {a["alert"]: a for a in rules.alert_rules(policy, "x")}
+    assert '[30m])) == 0' in alerts["SLAInputSilent"]["expr"]
+    assert "for 30 minutes" in alerts["SLAInputSilent"]["annotations"]["summary"]
+    assert alerts["SLAWatchdog"]["expr"] == "vector(1)"
+    default = {a["alert"]: a for a in rules.alert_rules(Policy(), "x")}
+    assert '[60m])) == 0' in default["SLAInputSilent"]["expr"]
