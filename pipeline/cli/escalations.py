@@ -30,16 +30,15 @@ def line(esc: Escalation) -> str:
 
 async def follow(kafka: KafkaClient | str, topic: str, *, keep_going: bool, out: TextIO = sys.stdout) -> int:
     """Print the topic from the start; with ``keep_going`` wait for more until interrupted."""
-    printed = 0
     async with Tail(kafka, topic) as tail:
         if not keep_going:
-            records = await tail.read_to_end(timeout_s=10) if await tail.wait_for_partitions(10) else []
-            for r in records:
-                out.write(line(Escalation.decode(r.value)) + "\n")
-            out.flush()
-            return len(records)
+            return _show(await tail.read_to_end(timeout_s=10), out)
         while True:
-            for r in await tail.records():
-                out.write(line(Escalation.decode(r.value)) + "\n")
-                printed += 1
-            out.flush()
+            _show(await tail.records(), out)
+
+
+def _show(records: list, out: TextIO) -> int:
+    for r in records:
+        out.write(line(Escalation.decode(r.value)) + "\n")
+    out.flush()
+    return len(records)
