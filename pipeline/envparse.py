@@ -6,9 +6,11 @@ variable and saying why.
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from pipeline.errors import ConfigError
 from pipeline.kafka.client import MECHANISMS, PROTOCOLS, Secret
@@ -87,6 +89,27 @@ def url(key: str, raw: str) -> str:
     if not re.match(r"^https?://[^/\s]+", raw):
         raise ConfigError(key, "must be an http:// or https:// URL", raw)
     return raw.rstrip("/")
+
+
+def urls(key: str, raw: str) -> tuple[str, ...]:
+    """One or more comma-separated http(s) URLs, none carrying credentials (those come from files)."""
+    found = tuple(url(key, part.strip()) for part in raw.split(",") if part.strip())
+    if not found:
+        raise ConfigError(key, "must name at least one http:// or https:// URL", raw)
+    for each in found:
+        if "@" in urlsplit(each).netloc:
+            raise ConfigError(key, "must not carry credentials; use the *_FILE settings for them")
+    if len(set(found)) != len(found):
+        raise ConfigError(key, "names the same URL twice", raw)
+    return found
+
+
+def ca_bundle(key: str, path: Path) -> None:
+    """A PEM file of CA certificates that TLS can load."""
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, ValueError) as exc:
+        raise ConfigError(key, f"is not a PEM bundle of CA certificates ({exc})", str(path)) from None
 
 
 def kafka_version(key: str, raw: str) -> str:

@@ -127,13 +127,30 @@ Settings._ENV = {
 class NotifySettings(KafkaSettings):
     """``sla-pipeline notify``: where escalations come from and which Alertmanager gets them."""
 
-    alertmanager_url: str = "http://127.0.0.1:9093"
+    alertmanager_urls: tuple[str, ...] = ("http://127.0.0.1:9093",)  # every alert goes to each
+    alertmanager_bearer_token: Secret | None = None
+    alertmanager_username: str | None = None
+    alertmanager_password: Secret | None = None
+    alertmanager_ca_file: Path | None = None
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
     notifier_port: int = 6067  # its own /metrics; 0 = none
     policy_file: Path | None = None
     app_id: str = APP_ID
     topic_escalations: str = ESCALATIONS
     web_host: str = LOOPBACK
+
+    def __post_init__(self) -> None:
+        KafkaSettings.__post_init__(self)
+        basic = self.alertmanager_username is not None or self.alertmanager_password is not None
+        if basic and self.alertmanager_bearer_token is not None:
+            raise ConfigError("SLA_ALERTMANAGER_BEARER_TOKEN_FILE", "and SLA_ALERTMANAGER_BASIC_AUTH_* exclude each "
+                                                                   "other: choose one way to authenticate")
+        if basic and (self.alertmanager_username is None or self.alertmanager_password is None):
+            missing = ("SLA_ALERTMANAGER_BASIC_AUTH_USERNAME" if self.alertmanager_username is None
+                       else "SLA_ALERTMANAGER_BASIC_AUTH_PASSWORD_FILE")
+            raise ConfigError(missing, "must be set too: basic auth needs a user name and a password file")
+        if self.alertmanager_ca_file is not None:
+            ep.ca_bundle("SLA_ALERTMANAGER_CA_FILE", self.alertmanager_ca_file)
 
     @property
     def group_id(self) -> str:
@@ -144,7 +161,12 @@ NotifySettings._ENV = {
     **_KAFKA,
     "SLA_APP_ID": Settings._ENV["SLA_APP_ID"],
     "SLA_TOPIC_ESCALATIONS": Settings._ENV["SLA_TOPIC_ESCALATIONS"],
-    "SLA_ALERTMANAGER_URL": ("alertmanager_url", ep.url),
+    "SLA_ALERTMANAGER_URL": ("alertmanager_urls", ep.urls),
+    "SLA_ALERTMANAGER_URLS": ("alertmanager_urls", ep.urls),  # wins over the one-URL form
+    "SLA_ALERTMANAGER_BEARER_TOKEN_FILE": ("alertmanager_bearer_token", ep.secret_file),
+    "SLA_ALERTMANAGER_BASIC_AUTH_USERNAME": ("alertmanager_username", ep.parse_str),
+    "SLA_ALERTMANAGER_BASIC_AUTH_PASSWORD_FILE": ("alertmanager_password", ep.secret_file),
+    "SLA_ALERTMANAGER_CA_FILE": ("alertmanager_ca_file", ep.existing_file),
     "SLA_RUNBOOK_BASE_URL": ("runbook_base_url", ep.url),
     "SLA_NOTIFIER_PORT": ("notifier_port", ep.int_in(0, 65535)),
     "SLA_WEB_HOST": Settings._ENV["SLA_WEB_HOST"],

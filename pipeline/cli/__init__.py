@@ -75,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     produce.set_defaults(handler=commands.produce, needs=(Settings,))
 
     notify = sub.add_parser("notify", help="deliver sla.escalations to Alertmanager (API v2)")
-    notify.add_argument("--alertmanager-url", help="default: SLA_ALERTMANAGER_URL or http://127.0.0.1:9093")
+    notify.add_argument("--alertmanager-url", dest="alertmanager_urls", metavar="URL[,URL...]",
+                        help="where alerts go, each to every URL (default: SLA_ALERTMANAGER_URLS, "
+                             "SLA_ALERTMANAGER_URL or http://127.0.0.1:9093)")
     notify.add_argument("--metrics-port", dest="notifier_port", type=int,
                         help="the notifier's /metrics (default: SLA_NOTIFIER_PORT or 6067; 0 = none)")
     notify.set_defaults(handler=commands.notify, needs=(NotifySettings,))

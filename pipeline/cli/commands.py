@@ -34,7 +34,10 @@ def notify(args: argparse.Namespace, settings: NotifySettings) -> int:
     from pipeline import notify as notifier
     from pipeline.domain.policy import load_policy
 
-    config = notifier.NotifyConfig(alertmanager_url=settings.alertmanager_url,
+    auth = notifier.AlertmanagerAuth(bearer_token=settings.alertmanager_bearer_token,
+                                     username=settings.alertmanager_username,
+                                     password=settings.alertmanager_password, ca_file=settings.alertmanager_ca_file)
+    config = notifier.NotifyConfig(alertmanager_urls=settings.alertmanager_urls, auth=auth,
                                    runbook_base_url=settings.runbook_base_url,
                                    policy=load_policy(settings.policy_file))
     metrics = notifier.NotifierMetrics()
@@ -48,7 +51,8 @@ def notify(args: argparse.Namespace, settings: NotifySettings) -> int:
         await notifier.run(settings.kafka, settings.topic_escalations, settings.group_id, config,
                            stopping, metrics)
 
-    print(f"notifier: {settings.topic_escalations} -> {config.alertmanager_url}; Ctrl-C stops", flush=True)
+    shown = ", ".join(notifier.target_name(url) for url in config.alertmanager_urls)
+    print(f"notifier: {settings.topic_escalations} -> {shown}; Ctrl-C stops", flush=True)
     asyncio.run(main_loop())
     return 0
 

@@ -196,9 +196,10 @@ def pipeline_health(policy: Policy) -> dashboard.Dashboard:
                          "p99")))
         .with_panel(ts("Rebalances", "Partition assignments received, per worker.", "short",
                        q("sum by (instance) (increase(sla_rebalances_total[1h]))", "{{instance}}")))
-        .with_panel(ts("Alerts posted to Alertmanager", "", "short",
-                       q("sum(increase(sla_notifier_alerts_posted_total[$__rate_interval]))", "posted"),
-                       q("sum(increase(sla_notifier_post_failures_total[$__rate_interval]))", "failed (retried)", ref="B")))
+        .with_panel(ts("Posts to Alertmanager", "Per Alertmanager: accepted, failed (retried with everything "
+                       "firing) and rejected (4xx, not retried).", "short",
+                       q("sum by (alertmanager, result) (increase(sla_notifier_posts_total[$__rate_interval]))",
+                         "{{alertmanager}} {{result}}")))
     )
 
 

@@ -6,87 +6,21 @@ receiver URL and wait times changed; the webhook receiver is a small HTTP server
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import orjson
 import pytest
 
 from pipeline.domain.timefmt import format_rfc3339_ms
-from tests.integration.conftest import CLI, ROOT, Broker, Topics, collect_unique, free_port, produce, wait_ready
+from tests.integration.alerting import SHIPPED, Alertmanager, Webhook
+from tests.integration.conftest import CLI, ROOT, Broker, Topics, collect_unique, free_port, produce
 
-SHIPPED = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 MIN = 60_000
-
-
-class Webhook:
-    """Records what Alertmanager posts, by path (/oncall, /noc)."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict]] = []
-        self.port = free_port()
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                hook.received.append((self.path, json.loads(body)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def alerts(self, path: str, status: str = "firing", **labels: str) -> list[dict]:
-        """Alerts of that status delivered to that receiver whose labels include ``labels``."""
-        return [a for p, n in self.received if p == path for a in n["alerts"]
-                if a["status"] == status and all(a["labels"].get(k) == v for k, v in labels.items())]
-
-    def wait_for(self, path: str, status: str = "firing", timeout: float = 60, **labels: str) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.alerts(path, status, **labels)
-            if found:
-                return found
-            time.sleep(0.2)
-        raise AssertionError(f"no {status} alert {labels} at {path} within {timeout} s; got {self.received}")
-
-
-class Alertmanager:
-    def __init__(self, workdir: Path, webhook: Webhook) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.workdir = workdir
-        text = SHIPPED.read_text().replace("http://127.0.0.1:9095", f"http://127.0.0.1:{webhook.port}")
-        text = text.replace("group_wait: 10s", "group_wait: 1s").replace("group_interval: 1m", "group_interval: 1s")
-        self.config = workdir / "alertmanager.yml"
-        self.config.write_text(text)
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> Alertmanager:
-        log = open(self.workdir / "alertmanager.log", "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen(
-            ["prometheus-alertmanager", f"--config.file={self.config}", f"--storage.path={self.workdir / 'am'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-        wait_ready(f"{self.url}/-/ready")
-        return self
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
 
 
 @pytest.fixture

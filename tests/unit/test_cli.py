@@ -59,10 +59,10 @@ def test_every_command_reads_its_settings_from_the_environment_and_names_a_bad_k
 def test_flags_win_over_the_environment_for_each_command() -> None:
     from pipeline.settings import BrokerSettings, NotifySettings
 
-    flags = NotifySettings.fields_from_flags({"alertmanager_url": "http://flag:9093", "web_port": 1})
-    assert flags == {"alertmanager_url": "http://flag:9093"}  # web_port is not the notifier's
+    flags = NotifySettings.fields_from_flags({"alertmanager_urls": "http://flag:9093", "web_port": 1})
+    assert flags == {"alertmanager_urls": "http://flag:9093"}  # web_port is not the notifier's
     notify = NotifySettings.from_env({"SLA_ALERTMANAGER_URL": "http://env:9093"}, **flags)
-    assert notify.alertmanager_url == "http://flag:9093"
+    assert notify.alertmanager_urls == ("http://flag:9093",)
     broker = BrokerSettings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:19092"})
     assert (broker.port, broker.kafka_version) == (19092, "3.9.1")
     assert BrokerSettings.from_env({}, kafka_port=29092).port == 29092

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from pipeline.cli.escalations import line
 from pipeline.domain import bizcrit
 from pipeline.domain.policy import MINUTE_MS, Policy
 from pipeline.domain.records import Escalation
-from pipeline.notify import Notifier, NotifyConfig, to_alert
+from pipeline.domain.timefmt import format_rfc3339_ms
+from pipeline.notify import Notifier, NotifyConfig, Rejected, Result, Target, to_alert
 
 CONFIG = NotifyConfig(runbook_base_url="http://noc.example/runbooks", reassert_s=60)
 NOW = 1_772_442_600_000  # 09:10:00
@@ -65,58 +68,195 @@ def test_an_alert_carries_what_on_call_needs() -> None:
     assert alert["endsAt"] == "2026-03-02T09:15:00.000Z"  # now + 5 reassert intervals: kept alive by reasserting
 
 
-def test_exit_resolves_exactly_the_tickets_open_alerts() -> None:
-    n = Notifier(CONFIG, post=None, clock=lambda: NOW)  # type: ignore[arg-type]
-    n.alerts_for(esc("irt_at_risk", 1))
-    n.alerts_for(esc("irt_at_risk", 2))
-    n.alerts_for(esc("irt_at_risk", 1, ticket="T-2"))
-    resolved = n.alerts_for(esc("bizcrit_exited", 0))
-    assert sorted(a["labels"]["level"] for a in resolved) == ["1", "2"]
-    assert all(a["endsAt"] == "2026-03-02T09:10:00.000Z" for a in resolved)
-    assert [a["labels"]["ticket_id"] for a in n.reassert_alerts()] == ["T-2"]
+class Recorder:
+    """An Alertmanager stand-in: records each post; ``fail`` makes it unreachable, ``refuse`` makes it say 401."""
+
+    def __init__(self, name: str = "am") -> None:
+        self.name = name
+        self.posts: list[list[dict]] = []
+        self.fail = False
+        self.refuse = False
+
+    async def __call__(self, alerts: list[dict]) -> None:
+        self.posts.append(alerts)
+        if self.fail:
+            raise ConnectionRefusedError("connection refused")
+        if self.refuse:
+            raise Rejected("HTTP 401: Unauthorized")
+
+    def told(self, post: int = -1) -> list[tuple[str, str, str]]:
+        """(ticket, level, firing|resolved) of one post."""
+        return sorted((a["labels"]["ticket_id"], a["labels"]["level"],
+                       "resolved" if a["endsAt"] <= format_rfc3339_ms(NOW) else "firing") for a in self.posts[post])
+
+
+def notifier(*recorders: Recorder, **config: object) -> tuple[Notifier, list[Target]]:
+    targets = [Target(r.name, r) for r in recorders]
+    return Notifier(NotifyConfig(**{"runbook_base_url": "http://noc.example/runbooks", **config}), targets,
+                    clock=lambda: NOW), targets
+
+
+async def test_exit_resolves_exactly_the_tickets_open_alerts() -> None:
+    am = Recorder()
+    n, [t] = notifier(am)
+    await n.attempt(t)  # up to date (nothing open yet)
+    n.take(esc("irt_at_risk", 1))
+    n.take(esc("irt_at_risk", 2))
+    n.take(esc("irt_at_risk", 1, ticket="T-2"))
+    await n.attempt(t)
+    n.take(esc("bizcrit_exited", 0))
+    await n.attempt(t)
+    assert am.told() == [("T-1", "1", "resolved"), ("T-1", "2", "resolved")]
+    n.reassert()
+    await n.attempt(t)
+    assert am.told() == [("T-2", "1", "firing")]
 
 
 def test_an_exit_with_no_known_alerts_resolves_every_rung_of_that_cycle() -> None:
-    n = Notifier(CONFIG, post=None, clock=lambda: NOW)  # type: ignore[arg-type]
-    resolved = n.alerts_for(esc("bizcrit_exited", 0, cycle=2))
-    assert len(resolved) == 6 and {a["labels"]["cycle"] for a in resolved} == {"2"}
+    n, [t] = notifier(Recorder())
+    n.take(esc("bizcrit_exited", 0, cycle=2))
+    _, resolved = n.payload(t)
+    assert len(resolved) == 6 and {a["labels"]["cycle"] for a in resolved.values()} == {"2"}
 
 
-def test_a_replayed_history_posts_nothing_but_is_reasserted() -> None:
-    n = Notifier(CONFIG, post=None, clock=lambda: NOW)  # type: ignore[arg-type]
+async def test_a_replayed_history_posts_nothing_but_is_reasserted() -> None:
+    am = Recorder()
+    n, [t] = notifier(am)
     n.remember(esc("irt_at_risk", 1))
     n.remember(esc("irt_at_risk", 1, ticket="T-9"))
     n.remember(esc("bizcrit_exited", 0, ticket="T-9"))
-    assert [a["labels"]["ticket_id"] for a in n.reassert_alerts()] == ["T-1"]
+    assert am.posts == []
+    n.reassert()
+    await n.attempt(t)
+    assert am.told() == [("T-1", "1", "firing")]
 
 
-async def test_delivery_retries_until_alertmanager_takes_the_alerts() -> None:
-    calls: list[int] = []
-
-    async def flaky(alerts: list[dict]) -> None:
-        calls.append(len(alerts))
-        if len(calls) < 3:
-            raise ConnectionError("connection refused")
-
-    n = Notifier(NotifyConfig(max_backoff_s=0.01), flaky, clock=lambda: NOW)
-    assert await n.deliver([to_alert(esc("irt_at_risk", 2), CONFIG, NOW)]) is True
-    assert calls == [1, 1, 1] and n.posted == 1
+async def test_every_alertmanager_is_told_every_alert() -> None:
+    a, b = Recorder("a"), Recorder("b")
+    n, targets = notifier(a, b)
+    n.take(esc("irt_at_risk", 2))
+    for t in targets:
+        assert await n.attempt(t) is Result.ACCEPTED
+    assert a.told() == b.told() == [("T-1", "2", "firing")]
 
 
-async def test_delivery_gives_up_only_when_told_to_stop() -> None:
-    async def down(alerts: list[dict]) -> None:
-        raise ConnectionError("connection refused")
+async def test_an_alertmanager_that_was_down_is_told_everything_firing_and_every_resolution_it_missed() -> None:
+    up, down = Recorder("up"), Recorder("down")
+    n, [tu, td] = notifier(up, down)
+    await n.attempt(tu), await n.attempt(td)  # both up to date, nothing open (an empty post each)
+    down.fail = True
+    n.take(esc("irt_at_risk", 1))
+    n.take(esc("irt_at_risk", 1, ticket="T-2"))
+    assert await n.attempt(tu) is Result.ACCEPTED and await n.attempt(td) is Result.FAILED
+    n.take(esc("bizcrit_exited", 0))  # T-1 answered while `down` is down
+    n.take(esc("irt_at_risk", 2, ticket="T-2"))
+    await n.attempt(tu)
+    assert up.told() == [("T-1", "1", "resolved"), ("T-2", "2", "firing")]  # the others only hear the news
+    assert td.behind and await n.attempt(td) is Result.FAILED  # still down: the resolution is kept
+    down.fail = False
+    assert await n.attempt(td) is Result.ACCEPTED and not td.behind
+    assert down.told() == [("T-1", "1", "resolved"), ("T-2", "1", "firing"), ("T-2", "2", "firing")]
+    assert await n.attempt(td) is None  # level: nothing more to say
+    posts = n.metrics.posts
+    assert posts.labels("down", "failed")._value.get() == 2 and posts.labels("down", "accepted")._value.get() == 2
 
-    stopping = asyncio.Event()
-    n = Notifier(NotifyConfig(max_backoff_s=0.01), down, clock=lambda: NOW)
-    task = asyncio.create_task(n.deliver([{"labels": {}}], stopping))
-    await asyncio.sleep(0.1)
-    assert not task.done()  # still trying: nothing is dropped
-    stopping.set()
-    assert await task is False and n.posted == 0
+
+async def test_a_refusal_is_counted_and_not_retried() -> None:
+    am = Recorder()
+    am.refuse = True
+    n, [t] = notifier(am, min_backoff_s=0.01, max_backoff_s=0.01)
+    tasks = n.start()
+    n.take(esc("irt_at_risk", 2))
+    await asyncio.sleep(0.3)  # a retried post would have come 30 times by now
+    await n.stop(tasks)
+    assert len(am.posts) == 1 and not t.behind
+    assert n.metrics.posts.labels("am", "rejected")._value.get() == 1
+    am.refuse = False
+    n.reassert()  # the next re-assertion reaches it again: fixed credentials heal without a restart
+    assert await n.attempt(t) is Result.ACCEPTED and am.told() == [("T-1", "2", "firing")]
+
+
+async def test_a_hanging_alertmanager_holds_up_neither_the_others_nor_the_consumer() -> None:
+    fine = Recorder("fine")
+
+    async def hangs(alerts: list[dict]) -> None:
+        await asyncio.sleep(3600)
+
+    targets = [Target("hangs", hangs), Target("fine", fine)]
+    n = Notifier(NotifyConfig(post_timeout_s=0.05, min_backoff_s=0.05, max_backoff_s=0.2), targets,
+                 clock=lambda: NOW)
+    tasks = n.start()
+    n.take(esc("irt_at_risk", 2))  # returns at once: posting is the targets' own business
+    for _ in range(100):
+        if fine.posts:
+            break
+        await asyncio.sleep(0.01)
+    assert fine.told() == [("T-1", "2", "firing")]
+    await asyncio.sleep(0.6)
+    await n.stop(tasks)
+    failed = n.metrics.posts.labels("hangs", "failed")._value.get()
+    assert 2 <= failed <= 6  # timed out and retried with backoff (0.05, 0.1, 0.2, 0.2 s), not in a tight loop
+    assert targets[0].behind and len(fine.posts) == 1
+
+
+def test_a_malformed_record_is_counted_and_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    n, _ = notifier(Recorder())
+    assert n.decode(b"{not json", "sla.escalations[2]@17") is None
+    assert n.decode(b'{"kind": "irt_at_risk"}', "sla.escalations[2]@18") is None
+    assert n.metrics.malformed._value.get() == 2
+    assert "skipping sla.escalations[2]@17: not an escalation" in caplog.text
+    assert n.decode(esc("irt_at_risk", 2).encode(), "sla.escalations[2]@19") == esc("irt_at_risk", 2)
 
 
 def test_terminal_line_shows_time_mark_rung_ticket_and_reason() -> None:
     text = line(esc("irt_at_risk", 2, fastlane=True, engineer_id="E-4"))
     assert text.startswith("2026-03-02T09:12:00Z  PAGE  irt_at_risk")
     assert "L2  T-1  FL Sev1 automation/C-17  eng E-4  Sev1 ticket T-1" in text
+
+
+async def test_the_poster_sends_the_credentials_and_tells_a_refusal_from_a_failure(tmp_path) -> None:
+    from aiohttp import ClientSession, web
+
+    from pipeline.kafka.client import Secret
+    from pipeline.notify import AlertmanagerAuth, alertmanager_poster
+
+    seen: list[str] = []
+    answers = iter([200, 401, 429, 503, 400])
+
+    async def alerts(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization", ""))
+        return web.Response(status=next(answers), text="nope")
+
+    app = web.Application()
+    app.router.add_post("/api/v2/alerts", alerts)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with ClientSession() as session:
+            bearer = alertmanager_poster(session, url, AlertmanagerAuth(bearer_token=Secret("t0ken")))
+            await bearer([{"labels": {}}])  # 200
+            with pytest.raises(Rejected, match="HTTP 401"):
+                await bearer([])
+            for _ in range(2):  # 429 and 503 are worth retrying
+                with pytest.raises(RuntimeError, match="HTTP (429|503)"):
+                    await bearer([])
+            basic = alertmanager_poster(session, url, AlertmanagerAuth(username="sla", password=Secret("pw")))
+            with pytest.raises(Rejected, match="HTTP 400: nope"):
+                await basic([])
+    finally:
+        await runner.cleanup()
+    assert seen[:4] == ["Bearer t0ken"] * 4 and seen[4] == "Basic c2xhOnB3"  # base64 of sla:pw
+
+
+async def test_with_nothing_firing_a_reassertion_still_finds_out_that_alertmanager_is_gone() -> None:
+    am = Recorder()
+    n, [t] = notifier(am)
+    assert await n.attempt(t) is Result.ACCEPTED and am.posts == [[]]  # an empty post: it answers
+    am.fail = True
+    assert await n.attempt(t) is None  # nothing new, no post
+    n.reassert()
+    assert await n.attempt(t) is Result.FAILED and t.behind
+    assert n.metrics.posts.labels("am", "failed")._value.get() == 1

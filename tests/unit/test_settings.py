@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.settings import Settings, unknown_keys
+from pipeline.settings import NotifySettings, Settings, unknown_keys
 
 
 def test_defaults_are_the_contracts() -> None:
@@ -107,3 +107,37 @@ def test_a_client_certificate_needs_its_key(tmp_path: Path) -> None:
     cert.write_text("-----BEGIN CERTIFICATE-----\n")
     with pytest.raises(ConfigError, match="KAFKA_SSL_CERT_FILE: and KAFKA_SSL_KEY_FILE go together"):
         Settings.from_env({"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CERT_FILE": str(cert)})
+
+
+@pytest.mark.parametrize("env, key, why", [
+    ({"SLA_ALERTMANAGER_URLS": "http://a:9093,alertmanager-b"}, "SLA_ALERTMANAGER_URLS",
+     "must be an http:// or https:// URL"),
+    ({"SLA_ALERTMANAGER_URLS": "http://a:9093,http://a:9093"}, "SLA_ALERTMANAGER_URLS", "names the same URL twice"),
+    ({"SLA_ALERTMANAGER_URL": "https://sla:hunter2@am:9093"}, "SLA_ALERTMANAGER_URL", "must not carry credentials"),
+    ({"SLA_ALERTMANAGER_BASIC_AUTH_USERNAME": "sla"}, "SLA_ALERTMANAGER_BASIC_AUTH_PASSWORD_FILE", "must be set too"),
+    ({"SLA_ALERTMANAGER_BASIC_AUTH_PASSWORD_FILE": "{pw}"}, "SLA_ALERTMANAGER_BASIC_AUTH_USERNAME", "must be set too"),
+    ({"SLA_ALERTMANAGER_BASIC_AUTH_USERNAME": "sla", "SLA_ALERTMANAGER_BASIC_AUTH_PASSWORD_FILE": "{pw}",
+      "SLA_ALERTMANAGER_BEARER_TOKEN_FILE": "{pw}"}, "SLA_ALERTMANAGER_BEARER_TOKEN_FILE", "exclude each other"),
+    ({"SLA_ALERTMANAGER_CA_FILE": "{pw}"}, "SLA_ALERTMANAGER_CA_FILE", "is not a PEM bundle of CA certificates"),
+])
+def test_alertmanager_settings_name_the_key_and_never_show_a_secret(env: dict, key: str, why: str,
+                                                                    tmp_path: Path) -> None:
+    pw = tmp_path / "password"
+    pw.write_text("hunter2\n")
+    env = {k: v.format(pw=pw) for k, v in env.items()}
+    with pytest.raises(ConfigError) as err:
+        NotifySettings.from_env(env)
+    assert err.value.key == key and why in str(err.value) and "hunter2" not in str(err.value)
+
+
+def test_several_alertmanagers_and_credentials_from_files(tmp_path: Path) -> None:
+    pw = tmp_path / "password"
+    pw.write_text("hunter2\n")
+    s = NotifySettings.from_env({"SLA_ALERTMANAGER_URL": "http://one:9093",
+                                 "SLA_ALERTMANAGER_URLS": "https://am-0:9093, https://am-1:9093/",
+                                 "SLA_ALERTMANAGER_BASIC_AUTH_USERNAME": "sla",
+                                 "SLA_ALERTMANAGER_BASIC_AUTH_PASSWORD_FILE": str(pw)})
+    assert s.alertmanager_urls == ("https://am-0:9093", "https://am-1:9093")  # the list form wins
+    assert s.alertmanager_password.reveal() == "hunter2" and "hunter2" not in repr(s)
+    assert "hunter2" not in str(s.describe())
+    assert NotifySettings.from_env({}).alertmanager_urls == ("http://127.0.0.1:9093",)

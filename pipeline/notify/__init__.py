@@ -1,0 +1,23 @@
+"""On-call delivery: ``sla.escalations`` -> every configured Alertmanager (API v2, ``POST /api/v2/alerts``).
+
+* Each escalation becomes one alert; ``bizcrit_exited`` resolves that ticket's alerts (``endsAt``).
+* Alerts are re-asserted every ``reassert_s`` with ``endsAt`` a few intervals ahead, so they neither
+  expire while the ticket is BizCrit nor linger for long if the notifier itself dies.
+* :mod:`.alerts` says what an alert is; :mod:`.delivery` keeps each Alertmanager told, at its own pace;
+  :mod:`.consume` reads the topic and rebuilds what is open on every assignment.
+"""
+
+from pipeline.notify.alerts import ALERTNAMES, AlertmanagerAuth, NotifyConfig, OpenAlerts, summary, to_alert
+from pipeline.notify.consume import run
+from pipeline.notify.delivery import (
+    Notifier,
+    NotifierMetrics,
+    Rejected,
+    Result,
+    Target,
+    alertmanager_poster,
+    target_name,
+)
+
+__all__ = ["ALERTNAMES", "AlertmanagerAuth", "Notifier", "NotifierMetrics", "NotifyConfig", "OpenAlerts", "Rejected",
+           "Result", "Target", "alertmanager_poster", "run", "summary", "target_name", "to_alert"]
