@@ -24,6 +24,7 @@ from pipeline.processing.processor import Processor
 from pipeline.settings import Settings
 from pipeline.tables import tickets as tickets_tables
 from pipeline.tables.engineer_view import EngineerView, follow_changelog
+from pipeline.tables.guard import OnStorageFailure, halt
 
 RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
@@ -60,6 +61,7 @@ def create_app(
     policy: Policy | None = None,
     tick_interval_s: float = 0.1,
     store: str = "rocksdb://",
+    on_storage_failure: OnStorageFailure = halt,
 ) -> Pipeline:
     wall = wall or WallClock()
     policy = policy or load_policy(settings.policy_file)
@@ -121,13 +123,15 @@ def create_app(
         store=store,
         publisher=Publisher(dlq, outputs),
         tick_interval_s=tick_interval_s,
+        on_storage_failure=on_storage_failure,
     )
 
     metrics.observe_lag(register_lag(app, settings.topic_events, positions, processor.next_offsets))
 
     engineers = tickets_tables.declare_engineers(app, partitions)
     engineers_progress = Progress()
-    engineer_agent = engineers_agent.register(app, facts=facts, table=engineers, progress=engineers_progress)
+    engineer_agent = engineers_agent.register(app, facts=facts, table=engineers, progress=engineers_progress,
+                                             on_storage_failure=on_storage_failure)
     view = EngineerView(policy, event_time=settings.clock == "event")
     metrics.observe_engineers(lambda: _owned_standings(engineers, view, settings.metrics_max_engineers))
 

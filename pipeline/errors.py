@@ -20,3 +20,11 @@ class ConfigError(PipelineError):
 
 class BrokerError(PipelineError):
     """The embedded Kafka broker could not be set up, started or stopped."""
+
+
+class StorageError(PipelineError):
+    """The worker's state store failed (disk full, read-only, an I/O error): not the data's fault.
+
+    The worker stops without committing the record it was on; once the store works again, a restart
+    resumes from the last committed offset and loses nothing.
+    """

@@ -18,8 +18,10 @@ import faust
 
 from pipeline.agents import Progress
 from pipeline.agents.publisher import Publisher
+from pipeline.errors import StorageError
 from pipeline.processing.io import Record, Store
 from pipeline.processing.processor import Processor
+from pipeline.tables.guard import OnStorageFailure, halt
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ def register(
     store: Store,
     publisher: Publisher,
     tick_interval_s: float,
+    on_storage_failure: OnStorageFailure = halt,
 ) -> TicketAgent:
     timer = TickTimer(processor)
     progress = Progress()
@@ -83,7 +86,10 @@ def register(
                 timer.arrived(msg.partition)
             record = Record(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
                             None if msg.timestamp is None else int(msg.timestamp * 1000))
-            outputs = processor.handle(record, store)
+            try:
+                outputs = processor.handle(record, store)
+            except StorageError as exc:  # not the record's fault: stop before anything is committed
+                on_storage_failure(exc)
             if outputs:
                 await publisher.publish(outputs)
             progress.records += 1

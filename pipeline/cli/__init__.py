@@ -27,8 +27,9 @@ from pathlib import Path
 
 from pipeline.cli import commands, worker
 from pipeline.cli.demo import PORTS
-from pipeline.errors import BrokerError, ConfigError, PipelineError
+from pipeline.errors import BrokerError, ConfigError, PipelineError, StorageError
 from pipeline.settings import BrokerSettings, GenerateSettings, NotifySettings, Settings, unknown_keys
+from pipeline.tables.guard import EXIT_STORAGE
 
 log = logging.getLogger("pipeline")
 
@@ -47,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"sla-pipeline: configuration error: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:
+        print(f"sla-pipeline: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
     except (BrokerError, PipelineError) as exc:
         print(f"sla-pipeline: {exc}", file=sys.stderr)
         return 1

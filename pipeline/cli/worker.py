@@ -44,8 +44,10 @@ def run_worker(settings: Settings) -> int:
     from pipeline.app import create_app, facts_topic_name, ticks_topic_name
     from pipeline.domain.policy import load_policy
     from pipeline.kafka.admin import MAX_MESSAGE_BYTES, ensure_topics
+    from pipeline.tables.guard import check_writable
 
     policy = load_policy(settings.policy_file)  # a bad policy stops start-up before Kafka is touched
+    check_writable(settings.data_dir)  # a full or read-only volume, said at once
     for key, value in settings.describe():
         log.info("config %s=%s", key, value)
     loop = asyncio.new_event_loop()

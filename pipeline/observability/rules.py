@@ -96,7 +96,7 @@ def alert_rules(policy: Policy, runbook_base: str) -> list[dict]:
         },
         {
             "alert": "SLADeadLetterQueueGrowing",
-            "expr": "sum(increase(sla_events_rejected_total[15m])) > 0",
+            "expr": 'sum(increase(sla_events_rejected_total{reason!="internal_error"}[15m])) > 0',
             "for": "15m",
             "labels": {"severity": "warning"},
             "annotations": {
@@ -104,6 +104,19 @@ def alert_rules(policy: Policy, runbook_base: str) -> list[dict]:
                 "description": "An upstream ticket system keeps sending events the pipeline cannot accept; they are "
                                "kept in the DLQ with a reason (sla_events_rejected_total{reason}).",
                 "runbook_url": f"{runbook_base}#dlq-growing",
+            },
+        },
+        {
+            "alert": "SLAInternalErrors",
+            "expr": 'sum(increase(sla_events_rejected_total{reason="internal_error"}[15m])) > 0',
+            "for": "1m",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "The pipeline failed on {{ $value | humanize }} events in 15 minutes (a bug of ours)",
+                "description": "Events the pipeline accepted as valid made its own code fail; they are in the "
+                               "DLQ with reason internal_error and the worker's log has the traceback. Their "
+                               "tickets are not being judged until the events are replayed.",
+                "runbook_url": f"{runbook_base}#internal-errors",
             },
         },
         {
@@ -175,6 +188,35 @@ def alert_rules(policy: Policy, runbook_base: str) -> list[dict]:
                 "description": "BizCrit escalations are published but not delivered to on-call until "
                                "`sla-pipeline notify` runs again (it then catches up).",
                 "runbook_url": f"{runbook_base}#notifier-down",
+            },
+        },
+        {
+            "alert": "SLANotifierCannotPage",
+            "expr": ('sum by (instance) (increase(sla_notifier_posts_total{result="accepted"}[5m])) == 0\n'
+                     'and sum by (instance) (increase(sla_notifier_posts_total[5m])) > 0'),
+            "for": "2m",
+            "labels": {"severity": "page"},
+            "annotations": {
+                "summary": "No Alertmanager has taken an escalation from {{ $labels.instance }} for 5 minutes",
+                "description": "Every post of the escalation notifier fails or is refused: BizCrit pages are "
+                               "not reaching on-call. The notifier keeps them and posts everything firing as "
+                               "soon as an Alertmanager answers.",
+                "runbook_url": f"{runbook_base}#notifier-cannot-page",
+            },
+        },
+        {
+            "alert": "SLANotifierAlertmanagerFailing",
+            "expr": ('sum by (instance, alertmanager) (increase(sla_notifier_posts_total{result!="accepted"}[5m])) > 0\n'
+                     'unless sum by (instance, alertmanager) '
+                     '(increase(sla_notifier_posts_total{result="accepted"}[5m])) > 0'),
+            "for": "5m",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "Alertmanager {{ $labels.alertmanager }} takes no escalations",
+                "description": "Posts to this Alertmanager fail (it is unreachable or answers 5xx/429) or are "
+                               "refused (4xx: credentials, a malformed alert). Pages still go to the other "
+                               "Alertmanagers, if any; this one is told everything firing when it answers again.",
+                "runbook_url": f"{runbook_base}#notifier-cannot-page",
             },
         },
     ]

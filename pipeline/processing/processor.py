@@ -25,6 +25,7 @@ from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState, event_digest
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.domain.windows import IrtWindows
+from pipeline.errors import StorageError
 from pipeline.metrics import Metrics
 from pipeline.processing import held
 from pipeline.processing.counters import Counters
@@ -127,6 +128,8 @@ class Processor:
             if tick:
                 return outputs + self._fire_due(record.partition, SOURCE_TICKS, record.offset, store)
             return outputs + self.process(record, store)
+        except StorageError:
+            raise  # the store's failure, not the record's: the agent stops the worker, nothing is dead-lettered
         except Exception as exc:  # noqa: BLE001 - the agent must survive any record
             log.exception("processing failed for %s[%d]@%d", record.topic, record.partition, record.offset)
             if tick:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import faust
 
 from pipeline.domain.ticket import TicketState
+from pipeline.tables.guard import storage
 
 
 def declare(app: faust.App, partitions: int) -> TableStore:
@@ -36,31 +37,51 @@ class TableStore:
         self._windows = windows
 
     def get(self, ticket_id: str) -> TicketState | None:
-        raw = self._tickets.get(ticket_id.encode())
+        with storage("tickets", "reading"):
+            raw = self._tickets.get(ticket_id.encode())
         return None if raw is None else TicketState.from_bytes(ticket_id, raw)
 
     def put(self, state: TicketState) -> None:
-        self._tickets[state.ticket_id.encode()] = state.to_bytes()
+        value = state.to_bytes()
+        with storage("tickets", "writing"):
+            self._tickets[state.ticket_id.encode()] = value
 
     def delete(self, ticket_id: str) -> None:
-        self._tickets.pop(ticket_id.encode(), None)
+        with storage("tickets", "deleting from"):
+            self._tickets.pop(ticket_id.encode(), None)
 
     def get_clock(self, partition: int) -> int | None:
-        raw = self._clocks.get(b"p%d" % partition)
+        with storage("clocks", "reading"):
+            raw = self._clocks.get(b"p%d" % partition)
         return None if raw is None else int(raw)
 
     def put_clock(self, partition: int, now_ms: int) -> None:
-        self._clocks[b"p%d" % partition] = b"%d" % now_ms
+        with storage("clocks", "writing"):
+            self._clocks[b"p%d" % partition] = b"%d" % now_ms
 
     def put_window(self, key: bytes, value: bytes | None) -> None:
-        if value is None:
-            self._windows.pop(key, None)
-        else:
-            self._windows[key] = value
+        with storage("irt_windows", "writing"):
+            if value is None:
+                self._windows.pop(key, None)
+            else:
+                self._windows[key] = value
 
     def all_windows(self) -> Iterator[tuple[bytes, bytes]]:
-        yield from self._windows.items()
+        yield from _items(self._windows, "irt_windows")
 
     def all_states(self) -> Iterator[TicketState]:
-        for key, raw in self._tickets.items():
+        for key, raw in _items(self._tickets, "tickets"):
             yield TicketState.from_bytes(key.decode(), raw)
+
+
+def _items(table: faust.Table, name: str) -> Iterator[tuple[bytes, bytes]]:
+    """A table's items, each read under :func:`storage` (without holding them all in memory)."""
+    with storage(name, "reading"):
+        items = iter(table.items())
+    while True:
+        with storage(name, "reading"):
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+        yield item

@@ -8,9 +8,11 @@ import pytest
 from pipeline.domain.clock import EventPartitionClock, ManualClock, WallPartitionClock
 from pipeline.domain.policy import Policy
 from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from pipeline.errors import StorageError
 from pipeline.metrics import Metrics
 from pipeline.processing.io import DeadLetter
 from pipeline.processing.processor import Processor
+from pipeline.tables.guard import storage
 from tests.fakes import TICKS, DictStore, Feed
 
 T0 = parse_rfc3339_ms("2026-03-02T09:00:00Z")
@@ -184,13 +186,28 @@ def test_a_failure_of_ours_dead_letters_the_record_and_the_agent_goes_on(
     store, feed = DictStore(), Feed()
 
     def broken(*args: object) -> None:
-        raise RuntimeError("disk on fire")
+        raise RuntimeError("a bug of ours")
 
-    monkeypatch.setattr(store, "put", broken)
+    monkeypatch.setattr(store, "put", broken)  # (a DictStore raising: a bug, not a StorageError)
     (letter,) = live.handle(feed.record(created()), store)
-    assert letter.reason == "internal_error" and "disk on fire" in letter.detail
+    assert letter.reason == "internal_error" and "a bug of ours" in letter.detail
     monkeypatch.undo()
     assert live.handle(feed.record(created(tid="T2", eid="c2")), store) == []
+
+
+def test_a_failing_state_store_is_not_the_records_fault_nothing_is_dead_lettered(
+    live: Processor, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, feed = DictStore(), Feed()
+
+    def full(*args: object) -> None:
+        with storage("tickets", "writing"):
+            raise Exception("IO error: No space left on device: While appending to file: 000004.log")  # noqa: TRY002 - what rocksdict raises
+
+    monkeypatch.setattr(store, "put", full)
+    with pytest.raises(StorageError, match="writing table 'tickets' failed: IO error: No space left on device"):
+        live.handle(feed.record(created()), store)
+    assert value(live.metrics, "sla_events_rejected_total", reason="internal_error") == 0
 
 
 def test_state_of_an_open_ticket_stays_small(live: Processor) -> None:
