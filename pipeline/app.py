@@ -147,7 +147,10 @@ def create_app(
             return "table recovery"
         return None
 
-    web.register(app, metrics, view, ready=ready, stackrank_token=settings.stackrank_token)
+    def partitions() -> list[int]:
+        return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic_events)
+
+    web.register(app, metrics, view, ready=ready, partitions=partitions, stackrank_token=settings.stackrank_token)
     return Pipeline(app=app, settings=settings, processor=processor, metrics=metrics, policy=policy,
                     tickets=ticket_agent, engineers=engineer_agent,
                     engineers_progress=engineers_progress, engineer_table=engineers, view=view,

@@ -28,7 +28,7 @@ def authorized(request: faust.web.Request, token: Secret | None) -> bool:
 
 
 def register(app: faust.App, metrics: Metrics, view: EngineerView, *, ready: Callable[[], str | None],
-             stackrank_token: Secret | None = None) -> None:
+             partitions: Callable[[], list[int]] = list, stackrank_token: Secret | None = None) -> None:
     @app.page("/healthz")
     async def healthz(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         return web.json({"status": "alive"})
@@ -38,7 +38,7 @@ def register(app: faust.App, metrics: Metrics, view: EngineerView, *, ready: Cal
         waiting = ready()
         if waiting is not None:
             return web.json({"status": "not ready", "waiting_for": waiting}, status=503)
-        return web.json({"status": "ready"})
+        return web.json({"status": "ready", "partitions": partitions()})  # of tickets.events, owned here
 
     @app.page("/metrics")
     async def metrics_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:

@@ -80,8 +80,10 @@ async def run(kafka: KafkaClient | str, topic: str, group: str, config: NotifyCo
               **consumer_config: object) -> None:
     """Deliver ``topic`` to the configured Alertmanagers until ``stopping`` is set."""
     stopping = stopping or asyncio.Event()
+    # Metadata every 10 s (aiokafka's default is 5 min): a notifier started before the workers have created
+    # the topic finds it soon after they do.
     consumer = AIOKafkaConsumer(**client.options(kafka), group_id=group, enable_auto_commit=False,
-                                auto_offset_reset="earliest", **consumer_config)
+                                auto_offset_reset="earliest", **{"metadata_max_age_ms": 10_000, **consumer_config})
     timeout = aiohttp.ClientTimeout(total=config.post_timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         targets = [Target(target_name(url), alertmanager_poster(session, url, config.auth))

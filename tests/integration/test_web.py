@@ -33,7 +33,7 @@ def test_health_readiness_no_table_views_and_a_token_for_the_stack_rank(worker_f
 
     def ready() -> None:
         status, body = get(f"{base}/readyz")
-        assert (status, orjson.loads(body)) == (200, {"status": "ready"})
+        assert (status, orjson.loads(body)) == (200, {"status": "ready", "partitions": [0, 1, 2, 3]})  # alone: all
 
     eventually(ready, timeout=60)
     assert get(f"{base}/table/")[0] == 404 and get(f"{base}/table/tickets/")[0] == 404
