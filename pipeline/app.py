@@ -52,6 +52,11 @@ def facts_topic_name(settings: Settings) -> str:
     return f"{settings.app_id}-engineer-facts"
 
 
+def changelog_topic_names(settings: Settings) -> list[str]:
+    """The tables' changelog topics, named as Faust names them."""
+    return [f"{settings.app_id}-{table}-changelog" for table in tickets_tables.TABLES]
+
+
 def create_app(
     settings: Settings,
     *,

@@ -41,7 +41,7 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
 def run_worker(settings: Settings) -> int:
     import faust
 
-    from pipeline.app import create_app, facts_topic_name, ticks_topic_name
+    from pipeline.app import changelog_topic_names, create_app, facts_topic_name, ticks_topic_name
     from pipeline.domain.policy import load_policy
     from pipeline.kafka.admin import MAX_MESSAGE_BYTES, ensure_topics
     from pipeline.tables.guard import check_writable
@@ -65,7 +65,14 @@ def run_worker(settings: Settings) -> int:
         settings.kafka, others, replication_factor=settings.replication_factor,
         configs={settings.topic_dlq: big},
     ))
-    for internal in (ticks_topic_name(settings), facts_topic_name(settings)):
+    # The changelogs too, before Faust starts: created by Faust itself, a changelog's metadata could still be
+    # empty at the first table write, which Faust refuses (PartitionsMismatch: "... has 0 partitions").
+    changelogs = changelog_topic_names(settings)
+    counts.update(loop.run_until_complete(ensure_topics(
+        settings.kafka, dict.fromkeys(changelogs, partitions), replication_factor=settings.replication_factor,
+        configs={name: {"cleanup.policy": "compact"} for name in changelogs},
+    )))
+    for internal in (ticks_topic_name(settings), facts_topic_name(settings), *changelogs):
         if counts[internal] != partitions:
             raise PipelineError(
                 f"topic {internal} has {counts[internal]} partitions but {settings.topic_events} has "

@@ -1,9 +1,9 @@
 """Failures of the state store, told apart from failures of our code.
 
 RocksDB (through rocksdict) raises a bare ``Exception`` whose message starts ``IO error:`` when the disk is
-full or read-only, and Faust's table layer adds nothing to it. Whatever a table read or write raises is a
-failure of the store, not of the record: :func:`storage` turns it into :class:`StorageError`, which the
-agents do not dead-letter. They stop the worker instead (:func:`halt`), without committing.
+full or read-only, and Faust's table layer adds nothing to it. Such a failure is the store's, not the
+record's: :func:`storage` turns it into :class:`StorageError`, which the agents do not dead-letter. They
+stop the worker instead (:func:`halt`), without committing.
 """
 
 from __future__ import annotations
@@ -25,13 +25,18 @@ EXIT_STORAGE = 74  # EX_IOERR (sysexits.h): an orchestrator restarts the worker;
 
 @contextlib.contextmanager
 def storage(table: str, action: str) -> Iterator[None]:
-    """Run one table operation; any failure of it is the store's."""
+    """Run one table operation; a failure of the store itself becomes :class:`StorageError`.
+
+    That is an ``OSError``, or the bare ``Exception`` rocksdict raises with RocksDB's status
+    (``IO error: ...``, ``Corruption: ...``). Faust's own exceptions (e.g. ``PartitionsMismatch`` while a
+    changelog topic's metadata is not known yet) and our bugs pass through unchanged.
+    """
     try:
         yield
-    except StorageError:
+    except Exception as exc:
+        if type(exc) is Exception or isinstance(exc, OSError):
+            raise StorageError(f"{action} table {table!r} failed: {exc}") from exc
         raise
-    except Exception as exc:  # noqa: BLE001 - RocksDB raises bare Exception; all of it is the store's
-        raise StorageError(f"{action} table {table!r} failed: {exc}") from exc
 
 
 def halt(exc: StorageError) -> NoReturn:

@@ -14,6 +14,8 @@ import faust
 from pipeline.domain.ticket import TicketState
 from pipeline.tables.guard import storage
 
+TABLES = ("tickets", "clocks", "irt_windows", "engineers")  # every table of the worker, each with a changelog
+
 
 def declare(app: faust.App, partitions: int) -> TableStore:
     raw = {"key_type": bytes, "value_type": bytes}  # bytes means the raw codec for tables

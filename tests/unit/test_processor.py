@@ -216,3 +216,14 @@ def test_state_of_an_open_ticket_stays_small(live: Processor) -> None:
     for i in range(100):  # far more events than the dedupe memory keeps
         live.handle(feed.record(assigned(tid="T" * 128, eid=f"assign-{i:04d}-" + "x" * 100)), store)
     assert len(store.tickets["T" * 128]) < 1024
+
+
+def test_only_the_stores_own_failures_count_as_storage_failures() -> None:
+    from faust.exceptions import PartitionsMismatch
+
+    for failure in (Exception("IO error: No space left on device"), OSError(30, "Read-only file system")):
+        with pytest.raises(StorageError), storage("tickets", "writing"):
+            raise failure
+    for other in (PartitionsMismatch("changelog has 0 partitions"), KeyError("a bug of ours")):
+        with pytest.raises(type(other)), storage("tickets", "writing"):
+            raise other
