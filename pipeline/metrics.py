@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -20,6 +20,7 @@ from pipeline.domain.bizcrit import BOARD_RUNGS, KINDS, rungs_that_page
 from pipeline.domain.events import DSAT_RATINGS, EVENT_TYPES
 from pipeline.domain.policy import SEVERITIES, Policy
 from pipeline.domain.windows import WINDOWS_MS
+from pipeline.litemetrics import LiteCounter, LiteHistogram
 
 # Lag from occurred_at to processing: from sub-second (live) to days (a replay).
 _LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, 604800)
@@ -38,22 +39,22 @@ class StateView(Protocol):
 @dataclasses.dataclass(frozen=True)
 class Metrics:
     registry: CollectorRegistry
-    events: Counter
-    events_rejected: Counter
-    events_duplicate: Counter
-    events_ignored: Counter
-    event_lag: Histogram
+    events: LiteCounter
+    events_rejected: LiteCounter
+    events_duplicate: LiteCounter
+    events_ignored: LiteCounter
+    event_lag: LiteHistogram
     events_held: Gauge
-    irt_outcomes: Counter
-    irt_seconds: Histogram
-    ttr_seconds: Histogram
-    ttw_seconds: Histogram
-    outputs_republished: Counter
-    escalations: Counter
-    escalation_pages: Counter
-    dsat_reviews: Counter
-    rebalances: Counter
-    processing: Histogram
+    irt_outcomes: LiteCounter
+    irt_seconds: LiteHistogram
+    ttr_seconds: LiteHistogram
+    ttw_seconds: LiteHistogram
+    outputs_republished: LiteCounter
+    escalations: LiteCounter
+    escalation_pages: LiteCounter
+    dsat_reviews: LiteCounter
+    rebalances: LiteCounter
+    processing: LiteHistogram
     _views: list = dataclasses.field(default_factory=list)
     _engineers: list = dataclasses.field(default_factory=list)
     _lag: list = dataclasses.field(default_factory=list)
@@ -66,41 +67,42 @@ class Metrics:
         sev = ["severity"]
         metrics = cls(
             registry=reg,
-            events=Counter("sla_events_total", "Valid ticket events received, by type (duplicates included).",
+            events=LiteCounter("sla_events_total", "Valid ticket events received, by type (duplicates included).",
                            ["type"], registry=reg),
-            events_rejected=Counter("sla_events_rejected_total", "Records sent to the DLQ, by contract reason.",
+            events_rejected=LiteCounter("sla_events_rejected_total", "Records sent to the DLQ, by contract reason.",
                                     ["reason"], registry=reg),
-            events_duplicate=Counter("sla_events_duplicate_total",
+            events_duplicate=LiteCounter("sla_events_duplicate_total",
                                      "Events whose event_id was already applied to the ticket.", registry=reg),
-            events_ignored=Counter(
+            events_ignored=LiteCounter(
                 "sla_events_ignored_total",
                 "Valid events the contract says to ignore (after ticket.closed, a second ticket.created).",
                 ["reason"], registry=reg),
-            event_lag=Histogram("sla_event_lag_seconds", "Wall time at processing minus the event's occurred_at.",
+            event_lag=LiteHistogram("sla_event_lag_seconds", "Wall time at processing minus the event's occurred_at.",
                                 buckets=_LAG_BUCKETS, registry=reg),
             events_held=Gauge("sla_events_held", "Events held because their ticket.created has not arrived yet.",
                               registry=reg),
-            irt_outcomes=Counter("sla_irt_outcomes_total", "IRT outcomes decided: one per ticket.",
+            irt_outcomes=LiteCounter("sla_irt_outcomes_total", "IRT outcomes decided: one per ticket.",
                                  ["severity", "outcome"], registry=reg),
-            irt_seconds=Histogram("sla_irt_seconds", "Initial response time of answered tickets (late ones too).",
+            irt_seconds=LiteHistogram("sla_irt_seconds", "Initial response time of answered tickets (late ones too).",
                                   sev, buckets=policy.irt_bucket_edges_s(), registry=reg),
-            ttr_seconds=Histogram("sla_ttr_seconds", "Time to resolution per cycle, waiting on customer included.",
+            ttr_seconds=LiteHistogram("sla_ttr_seconds", "Time to resolution per cycle, waiting on customer included.",
                                   sev, buckets=_DURATION_BUCKETS, registry=reg),
-            ttw_seconds=Histogram("sla_ttw_seconds", "Time to workaround (or to resolution if first) per cycle.",
+            ttw_seconds=LiteHistogram("sla_ttw_seconds", "Time to workaround (or to resolution if first) per cycle.",
                                   sev, buckets=_DURATION_BUCKETS, registry=reg),
-            outputs_republished=Counter(
+            outputs_republished=LiteCounter(
                 "sla_outputs_republished_total",
                 "Outputs published again after a restart or rebalance (same idempotency key).",
                 ["topic"], registry=reg),
-            escalations=Counter("sla_escalations_total", "BizCrit escalations emitted, by kind.", ["kind"],
+            escalations=LiteCounter("sla_escalations_total", "BizCrit escalations emitted, by kind.", ["kind"],
                                 registry=reg),
-            escalation_pages=Counter("sla_escalation_pages_total",
+            escalation_pages=LiteCounter("sla_escalation_pages_total",
                                      "Escalations of a rung that pages on-call (level 2 and up), by kind.", ["kind"],
                                      registry=reg),
-            dsat_reviews=Counter("sla_dsat_reviews_total", "Neutral or dissatisfied surveys sent to the DSAT review.",
-                                 ["rating"], registry=reg),
-            rebalances=Counter("sla_rebalances_total", "Partition assignments this worker received.", registry=reg),
-            processing=Histogram("sla_record_processing_seconds", "Time to process one record (event or tick).",
+            dsat_reviews=LiteCounter("sla_dsat_reviews_total",
+                                     "Neutral or dissatisfied surveys sent to the DSAT review.", ["rating"],
+                                     registry=reg),
+            rebalances=LiteCounter("sla_rebalances_total", "Partition assignments this worker received.", registry=reg),
+            processing=LiteHistogram("sla_record_processing_seconds", "Time to process one record (event or tick).",
                                  buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1),
                                  registry=reg),
         )

@@ -177,9 +177,7 @@ def _decode(value: bytes | None, key: bytes | None) -> Event | Rejection:
         return Rejection(UNKNOWN_TYPE, f"unknown event type {_short(etype)}")
 
     fields: dict[str, Any] = {"type": etype}
-    common: tuple[_Spec, ...] = (("event_id", _ID, True), ("occurred_at", _timestamp, True))
-    ticket_spec: _Spec = ("ticket_id", _ID, etype != "heartbeat")
-    for field, check, required in (*common, ticket_spec, *schema):
+    for field, check, required in _PLANS[etype]:
         raw = doc.get(field)
         if field not in doc or (raw is None and not required):
             if required:
@@ -204,6 +202,14 @@ def _timestamp(value: Any) -> int:
         return parse_rfc3339_ms(value)
     except TimestampError as exc:
         raise _Invalid(str(exc)) from None
+
+
+# Per type, every field to check in order: the common ones, the ticket id (optional for heartbeats), its own.
+_PLANS: dict[str, tuple[_Spec, ...]] = {
+    etype: (("event_id", _ID, True), ("occurred_at", _timestamp, True), ("ticket_id", _ID, etype != "heartbeat"),
+            *schema)
+    for etype, schema in SCHEMAS.items()
+}
 
 
 def _key_mismatch(key: bytes | None, ticket_id: str) -> str | None:

@@ -71,12 +71,15 @@ class Outcome:
     def encode(self) -> bytes:
         if self.agent_value_seconds is not None:
             return orjson.dumps(self)
-        doc: dict[str, Any] = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)[:-1]}
+        doc: dict[str, Any] = {name: getattr(self, name) for name in _OUTCOME_BASE}
         return orjson.dumps(doc)
 
     @classmethod
     def decode(cls, raw: bytes | None) -> Outcome:
         return _decode(cls, raw)
+
+
+_OUTCOME_BASE = tuple(f.name for f in dataclasses.fields(Outcome))[:-1]  # all but agent_value_seconds
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

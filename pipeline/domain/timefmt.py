@@ -39,7 +39,18 @@ def parse_rfc3339_ms(text: str) -> int:
     return (moment - _EPOCH) // _MS
 
 
+_DAYS: dict[int, str] = {}  # day number -> "2026-01-31T": strftime once per day, not once per timestamp
+
+
 def format_rfc3339_ms(ms: int) -> str:
     """``2026-01-31T09:30:00.000Z`` for epoch milliseconds."""
-    moment = _EPOCH + timedelta(milliseconds=ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    day, in_day = divmod(ms, 86_400_000)
+    date = _DAYS.get(day)
+    if date is None:
+        if len(_DAYS) > 4096:  # a replay walks forward through days; keep the cache small
+            _DAYS.clear()
+        date = _DAYS[day] = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
+    seconds, milli = divmod(in_day, 1000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{date}{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
-
 from pipeline.domain.clock import ManualClock
 from pipeline.domain.engineers import EngineerState
 from pipeline.domain.records import Escalation, Outcome
+from pipeline.domain.ticket import TicketState
 from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 from tests.agents.harness import Worker
 
@@ -46,7 +45,7 @@ async def test_the_ticket_agent_publishes_outcomes_escalations_and_dead_letters_
         assert letter.headers["dlq.reason"] == b"malformed_json" and letter.headers["dlq.source.offset"] == b"1"
         # the state reached the tickets table (its changelog), with the outcome still in its outbox
         states = [s for s in w.producer.changelog if s.topic == "sla-pipeline-tickets-changelog"]
-        assert states and orjson.loads(states[-1].value)["io"] == "breached"
+        assert states and TicketState.from_bytes("T1", states[-1].value).irt_outcome == "breached"
 
 
 async def test_the_tick_timer_decides_a_live_breach_with_no_further_event(tmp_path: Path) -> None:

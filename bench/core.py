@@ -1,0 +1,107 @@
+"""CPU time of the pure core per event: the Processor over a dict store, no Kafka, no Faust.
+
+The events are the simulator's default profile (seed 1), keyed and spread over 4 partitions as the
+worker sees them. States go through bytes on every read and write, as with the real table. Offsets are
+"committed" 1,000 records behind on each partition, as a worker's periodic commit does, so outboxes are
+pruned as they are in production. Measured with ``time.process_time`` (CPU, not wall), best of
+``--repeat`` runs, beside a baseline in the same run: ``orjson.loads`` of each event.
+
+Target (issue 15): <= 20 us per event on 100,000 events.
+
+    .venv/bin/python bench/core.py                # 100,000 events
+    .venv/bin/python bench/core.py --events 20000 --repeat 1 --out /tmp/core.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import orjson
+from common import write_result  # (puts the project on sys.path)
+
+from pipeline.domain.clock import EventPartitionClock, ManualClock
+from pipeline.domain.policy import Policy
+from pipeline.metrics import Metrics
+from pipeline.processing.io import Record
+from pipeline.processing.processor import Processor
+from pipeline.simulate.generator import events
+from pipeline.simulate.profile import load_profile
+from tests.fakes import DictStore
+
+T0 = 1_772_442_000_000  # 2026-03-02T09:00:00Z
+COMMIT_LAG = 1_000
+
+
+class Trailing:
+    """Offsets committed ``lag`` records behind what the processor has read."""
+
+    def __init__(self, lag: int) -> None:
+        self.lag = lag
+        self.read: dict[int, int] = {}
+
+    def committed(self, source: int, partition: int) -> int | None:
+        n = self.read.get(partition)
+        return None if n is None else max(0, n - self.lag)
+
+
+def records(n: int) -> list[Record]:
+    out, offsets = [], [0, 0, 0, 0]
+    for doc in itertools.islice(events(load_profile(), 1, T0), n):
+        key = doc.get("ticket_id", "").encode()
+        p = int(hashlib.md5(key).hexdigest(), 16) % 4
+        out.append(Record("tickets.events", p, offsets[p], key, orjson.dumps(doc), None))
+        offsets[p] += 1
+    return out
+
+
+def run_core(recs: list[Record]) -> tuple[float, int]:
+    positions = Trailing(COMMIT_LAG)
+    proc = Processor(clock=EventPartitionClock(0), wall=ManualClock(T0), metrics=Metrics.create(), policy=Policy(),
+                     orphan_timeout_ms=600_000, events_topic="tickets.events", ticks_topic="ticks",
+                     positions=positions)
+    store, outputs = DictStore(), 0
+    started = time.process_time()
+    for r in recs:
+        positions.read[r.partition] = r.offset
+        outputs += len(proc.handle(r, store))
+    return time.process_time() - started, outputs
+
+
+def run_baseline(recs: list[Record]) -> float:
+    started = time.process_time()
+    for r in recs:
+        orjson.loads(r.value)
+    return time.process_time() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "core.json")
+    args = parser.parse_args()
+    recs = records(args.events)
+    core = min(run_core(recs) for _ in range(args.repeat))
+    baseline = min(run_baseline(recs) for _ in range(args.repeat))
+    us = core[0] / len(recs) * 1e6
+    result = {
+        "events": len(recs),
+        "outputs": core[1],
+        "core_us_per_event": round(us, 2),
+        "baseline_orjson_loads_us_per_event": round(baseline / len(recs) * 1e6, 3),
+        "core_over_baseline": round(core[0] / baseline, 1),
+        "target_us_per_event": 20,
+        "target_met": us <= 20,
+        "command": " ".join(["bench/core.py", *sys.argv[1:]]),
+    }
+    write_result(str(args.out), result)  # (prints it too)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
