@@ -20,7 +20,7 @@ IRT, TTR, TTW = "irt", "ttr", "ttw"
 MET, BREACHED = "met", "breached"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True, unsafe_hash=True)  # not frozen: built per event, 5x cheaper (nothing mutates it)
 class Decision:
     """One SLA outcome (contract section 5), before it is turned into a record."""
 

@@ -171,3 +171,33 @@ def test_any_json_object_gives_an_event_or_a_contract_reason(doc: dict, key: byt
                           "invalid_field", "key_mismatch"}, result
     else:
         assert result.ticket_id is None or result.ticket_id.encode() == key
+
+
+def _slow_only(value: bytes, key: bytes | None) -> Event | Rejection:
+    from pipeline.domain import events
+
+    fast, events._fast = events._fast, lambda *args: None
+    try:
+        return decode(value, key)
+    finally:
+        events._fast = fast
+
+
+valid_like = st.fixed_dictionaries(
+    {"event_id": st.sampled_from(["e1", "", "x" * 129]) | field_values,
+     "type": st.sampled_from(["ticket.created", "ticket.responded", "ticket.survey_submitted", "heartbeat",
+                              "ticket.quality_reviewed", "ticket.assigned"]),
+     "ticket_id": st.sampled_from(["T-1", "T-2", None]) | field_values,
+     "occurred_at": st.sampled_from(["2026-03-02T09:00:00.000Z", "2026-03-02T09:00:00+02:00", "2026-03-02"])},
+    optional={"severity": st.sampled_from([1, 4, 5, True, None]), "product": st.sampled_from(["a", None, 3]),
+              "customer_id": st.just("C-1"), "fastlane": st.sampled_from([True, 1, None]),
+              "tier": st.sampled_from([2, 4]), "engineer_id": st.sampled_from(["E1", ""]),
+              "rating": st.sampled_from(["neutral", "meh"]), "score": st.sampled_from([50, 101, "9"])},
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(doc=valid_like | event_like, key=st.sampled_from([b"T-1", None, b"T-2", b"\xff"]))
+def test_the_fast_path_decides_exactly_as_the_field_by_field_path(doc: dict, key: bytes | None) -> None:
+    value = json.dumps(doc).encode()
+    assert decode(value, key) == _slow_only(value, key)
