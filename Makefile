@@ -20,11 +20,13 @@ unit: bootstrap
 
 # Benchmarks (bench/): real numbers, written to bench/results/. Not part of `make test`.
 bench: bootstrap
+	.venv/bin/python bench/core.py
 	.venv/bin/python bench/escalation_latency.py
 	.venv/bin/python bench/throughput.py
 	.venv/bin/python bench/state_recovery.py
 
 bench-quick: bootstrap
+	.venv/bin/python bench/core.py --events 10000 --repeat 1 --out /tmp/core.quick.json
 	.venv/bin/python bench/escalation_latency.py --quick --out /tmp/escalation_latency.quick.json
 	.venv/bin/python bench/throughput.py --quick --out /tmp/throughput.quick.json
 	.venv/bin/python bench/state_recovery.py --quick --out /tmp/state_recovery.quick.json

@@ -10,6 +10,16 @@ from pathlib import Path
 from tests.integration.conftest import ROOT, VERSIONS
 
 
+def test_core_bench_measures_the_core_beside_its_baseline(tmp_path: Path) -> None:
+    out = tmp_path / "core.json"
+    done = subprocess.run([sys.executable, "bench/core.py", "--events", "3000", "--repeat", "1", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["events"] == 3000 and result["outputs"] > 0
+    assert result["core_us_per_event"] > 0 and result["baseline_orjson_loads_us_per_event"] > 0
+
+
 def test_escalation_latency_bench_measures_every_escalation(tmp_path: Path) -> None:
     out = tmp_path / "latency.json"
     done = subprocess.run(
