@@ -1,10 +1,12 @@
-"""The floor Faust itself sets on this machine: one agent that only orjson-decodes each record.
+"""The floor Faust itself sets on this machine: one agent that only orjson-decodes each record, or, with
+``--with-io``, decodes, writes one table key (RocksDB and its changelog) and sends one output per record:
+"the Faust floor with the same I/O" as the pipeline's (issue 15).
 
 Run by ``bench/throughput.py`` beside the raw-consumer baseline and the full pipeline, in the same
 run and on the same topic. It uses the pipeline's Faust settings (concurrency 1, RocksDB store, same
-producer and consumer settings) but has no tables and publishes nothing, so the pipeline can be no
-faster than this. It prints one JSON line when it has read ``--events`` records:
-``{"events": n, "seconds": s}`` measured from the first record to the last.
+producer and consumer settings), so the pipeline can be no faster than the bare floor. It prints one
+JSON line when it has read ``--events`` records: ``{"events": n, "seconds": s}`` measured from the
+first record to the last.
 
     .venv/bin/python bench/faust_floor.py --bootstrap 127.0.0.1:9092 --events 100000 --data-dir /tmp/x
 """
@@ -27,19 +29,27 @@ def main() -> int:
     parser.add_argument("--topic", default="tickets.events")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--web-port", type=int, default=6099)
+    parser.add_argument("--with-io", action="store_true", help="one table write and one send per record")
     args = parser.parse_args()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    app = faust.App("bench-faust-floor", broker=f"kafka://{args.bootstrap}", store="rocksdb://",
+    name = "bench-faust-floor-io" if args.with_io else "bench-faust-floor"
+    app = faust.App(name, broker=f"kafka://{args.bootstrap}", store="rocksdb://",
                     datadir=args.data_dir, web_port=args.web_port, web_host="127.0.0.1", web_bind="127.0.0.1",
                     producer_linger_ms=5, consumer_auto_offset_reset="earliest", autodiscover=False)
     topic = app.topic(args.topic, key_type=bytes, value_type=bytes)
+    table = app.Table("floor", partitions=4, key_type=bytes, value_type=bytes) if args.with_io else None
+    out = app.topic("floor.outputs", key_type=bytes, value_type=bytes) if args.with_io else None
     seen = {"n": 0, "t0": 0.0}
 
     @app.agent(topic, concurrency=1)
     async def floor(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            orjson.loads(event.message.value)
+            doc = orjson.loads(event.message.value)
+            if table is not None and out is not None:
+                key = event.message.key or b""
+                table[key] = event.message.value
+                await out.send(key=key, value=orjson.dumps(doc))
             if seen["n"] == 0:
                 seen["t0"] = time.monotonic()
             seen["n"] += 1

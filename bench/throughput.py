@@ -4,12 +4,14 @@
 2. Baseline: a bare aiokafka consumer reads every partition from the start and orjson-decodes each value.
 3. Faust floor: a bare Faust agent (``bench/faust_floor.py``: same Faust settings, concurrency 1, no
    tables, no output) reads and decodes the same topic. The pipeline cannot be faster than this.
+   Then the Faust floor with the same I/O (``--with-io``): decode, one table write, one send per event.
 4. Pipeline: one worker (all agents on, event-time clock, RocksDB) drains the same topic; the rate is
    taken from its own ``sla_events_total`` between the first and the last event it counted.
 5. Scale-out: the first M events (``--scale-events``) on a topic of their own, drained by one worker
    and then by two workers of one consumer group (rates summed over both).
 
-Targets (issue 8): pipeline / baseline >= 0.5, and >= 20,000 events/s for one worker.
+Targets (issue 8): pipeline / baseline >= 0.5, and >= 20,000 events/s for one worker. Issue 15: pipeline /
+Faust floor with the same I/O >= 0.8.
 
     .venv/bin/python bench/throughput.py                       # full: 1,000,000 events, scale-out on 200,000
     .venv/bin/python bench/throughput.py --quick               # 20,000 events: keeps the harness alive
@@ -69,8 +71,9 @@ def counted(port: int) -> float:
 
 
 def pipeline_rate(bootstrap: str, n: int, work: Path, port: int, *, workers: int = 1, topic: str = TOPIC,
-                  app_id: str = "bench") -> tuple[float, float]:
-    """(seconds from first to last event counted, events counted) for `workers` workers draining the topic."""
+                  app_id: str = "bench", samples: list[tuple[float, float]] | None = None) -> tuple[float, float]:
+    """(seconds from first to last event counted, events counted) for `workers` workers draining the topic;
+    ``samples`` gets (time, events counted) once a second."""
     procs = [
         start_worker({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SLA_DATA_DIR": str(work / f"{app_id}-data-{i}"),
                       "SLA_WEB_PORT": str(port + i), "SLA_CLOCK": "event", "SLA_LOG_LEVEL": "warning",
@@ -101,6 +104,8 @@ def pipeline_rate(bootstrap: str, n: int, work: Path, port: int, *, workers: int
                 first = (now, done)
             if first is not None:
                 last = (now, done)
+                if samples is not None:
+                    samples.append(last)
             if done >= n:
                 break
             time.sleep(1.0)
@@ -110,17 +115,32 @@ def pipeline_rate(bootstrap: str, n: int, work: Path, port: int, *, workers: int
         stop(procs)
 
 
-def faust_floor(bootstrap: str, n: int, work: Path, port: int) -> float:
-    """Seconds a bare Faust agent takes from its first record to its n-th."""
+def fifths(samples: list[tuple[float, float]], n: int) -> tuple[float | None, float | None]:
+    """Events per second over about the first fifth of the n events and over about the last fifth (issue 15:
+    no decline as state grows), from the once-a-second samples; None when the run was too short for it."""
+    if len(samples) < 3:
+        return None, None
+    (t0, c0), (t_end, c_end) = samples[0], samples[-1]
+    i = next((k for k, (_, done) in enumerate(samples) if k > 0 and done >= n / 5), len(samples) - 1)
+    j = max((k for k, (_, done) in enumerate(samples[:-1]) if done <= 4 * n / 5), default=0)
+    first = (samples[i][1] - c0) / max(samples[i][0] - t0, 1e-9)
+    last = (c_end - samples[j][1]) / max(t_end - samples[j][0], 1e-9)
+    return first, last
+
+
+def faust_floor(bootstrap: str, n: int, work: Path, port: int, *, with_io: bool = False) -> float:
+    """Seconds a bare Faust agent takes from its first record to its n-th (``with_io``: plus one table write
+    and one send per record)."""
+    name = "floor-io" if with_io else "floor"
     floor = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "faust_floor.py"), "--bootstrap", bootstrap, "--events", str(n),
-         "--data-dir", str(work / "floor-data"), "--web-port", str(port)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=open(work / "floor.log", "wb"), text=True,  # noqa: SIM115
+         "--data-dir", str(work / f"{name}-data"), "--web-port", str(port), *(["--with-io"] if with_io else [])],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=open(work / f"{name}.log", "wb"), text=True,  # noqa: SIM115
         start_new_session=True)
     try:
         line = floor.stdout.readline()  # type: ignore[union-attr]
         if not line:
-            raise SystemExit(f"the Faust floor exited without a result; see {work / 'floor.log'}")
+            raise SystemExit(f"the Faust floor exited without a result; see {work / f'{name}.log'}")
         return float(json.loads(line)["seconds"])
     finally:
         stop([floor])
@@ -144,7 +164,9 @@ def main() -> int:
         fill_s = asyncio.run(fill(broker.bootstrap, n))
         base_s = asyncio.run(baseline(broker.bootstrap, n))
         floor_s = faust_floor(broker.bootstrap, n, work, port + 2)
-        pipe_s, pipe_n = pipeline_rate(broker.bootstrap, n, work, port + 2)
+        floor_io_s = faust_floor(broker.bootstrap, n, work, port + 2, with_io=True)
+        samples: list[tuple[float, float]] = []
+        pipe_s, pipe_n = pipeline_rate(broker.bootstrap, n, work, port + 2, samples=samples)
         asyncio.run(fill(broker.bootstrap, m, "scale.events"))
         one_s, one_n = pipeline_rate(broker.bootstrap, m, work, port + 2, topic="scale.events", app_id="bench-one")
         two_s, two_n = pipeline_rate(broker.bootstrap, m, work, port + 2, workers=2, topic="scale.events",
@@ -152,6 +174,8 @@ def main() -> int:
     finally:
         broker.stop()
     base_rate, floor_rate, pipe_rate = n / base_s, n / floor_s, pipe_n / max(pipe_s, 1e-9)
+    floor_io_rate = n / floor_io_s
+    first_fifth, last_fifth = fifths(samples, n)
     one_rate, two_rate = one_n / max(one_s, 1e-9), two_n / max(two_s, 1e-9)
     result = {
         "benchmark": "throughput",
@@ -165,9 +189,16 @@ def main() -> int:
         "faust_floor_events_per_s": round(floor_rate),
         "faust_floor_ratio": round(floor_rate / base_rate, 3),
         "pipeline_share_of_faust_floor": round(pipe_rate / floor_rate, 3),
+        "faust_floor_with_io_events_per_s": round(floor_io_rate),
+        "pipeline_first_fifth_events_per_s": None if first_fifth is None else round(first_fifth),
+        "pipeline_last_fifth_events_per_s": None if last_fifth is None else round(last_fifth),
+        "pipeline_last_over_first_fifth": (None if not first_fifth or last_fifth is None
+                                           else round(last_fifth / first_fifth, 3)),
+        "pipeline_share_of_faust_floor_with_io": round(pipe_rate / floor_io_rate, 3),
         "scale_out": {"events": m, "one_worker_events_per_s": round(one_rate),
                       "two_workers_events_per_s": round(two_rate), "speed_up": round(two_rate / one_rate, 2)},
-        "targets": {"ratio": 0.5, "pipeline_events_per_s": 20000},
+        "targets": {"ratio": 0.5, "pipeline_events_per_s": 20000, "pipeline_share_of_faust_floor_with_io": 0.8,
+                    "pipeline_last_over_first_fifth": 0.9},
     }
     write_result(args.out, result)
     return 0
