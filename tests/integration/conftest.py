@@ -228,19 +228,28 @@ async def partition_count(bootstrap: str, topic: str) -> int:
         await producer.stop()
 
 
-async def collect_unique(bootstrap: str, topic: str, id_field: str, *, want: int, timeout: float = 180) -> tuple[
-        dict[str, dict], dict[str, list[dict]]]:
-    """Read JSON records until ``want`` distinct ``id_field`` values arrived: (first copy by id, all copies)."""
+async def read_unique(bootstrap: str, topic: str, id_field: str, *, want: int, timeout: float = 180) -> dict[
+        str, list[tuple[int, int, dict]]]:
+    """Read JSON records until ``want`` distinct ``id_field`` values arrived (or ``timeout`` passed):
+    id -> [(record timestamp in ms, partition, document), ...], every copy in order."""
     import orjson
 
-    copies: dict[str, list[dict]] = {}
+    found: dict[str, list[tuple[int, int, dict]]] = {}
     async with Tail(bootstrap, topic) as tail:
         await tail.wait_for_partitions(30)
         end = time.monotonic() + timeout
-        while len(copies) < want and time.monotonic() < end:
+        while len(found) < want and time.monotonic() < end:
             for r in await tail.records():
                 doc = orjson.loads(r.value)
-                copies.setdefault(doc[id_field], []).append(doc)
+                found.setdefault(doc[id_field], []).append((r.timestamp, r.partition, doc))
+    return found
+
+
+async def collect_unique(bootstrap: str, topic: str, id_field: str, *, want: int, timeout: float = 180) -> tuple[
+        dict[str, dict], dict[str, list[dict]]]:
+    """Read JSON records until ``want`` distinct ``id_field`` values arrived: (first copy by id, all copies)."""
+    found = await read_unique(bootstrap, topic, id_field, want=want, timeout=timeout)
+    copies = {k: [doc for _, _, doc in v] for k, v in found.items()}
     return {k: v[0] for k, v in copies.items()}, copies
 
 

@@ -21,7 +21,6 @@ import orjson
 import pytest
 
 from pipeline.domain.timefmt import format_rfc3339_ms
-from pipeline.kafka.tail import Tail
 from pipeline.settings import DEFAULT_KAFKA_VERSION
 from tests.integration.alerting import Alertmanager, Webhook
 from tests.integration.conftest import (
@@ -33,6 +32,7 @@ from tests.integration.conftest import (
     eventually,
     free_port,
     produce,
+    read_unique,
 )
 
 MIN = 60_000
@@ -48,19 +48,6 @@ def ticket(tid: str, severity: int, created_ms: int, *responded_ms: int) -> list
     docs += [{"event_id": f"{tid}-r", "type": "ticket.responded", "ticket_id": tid, "engineer_id": "E-4",
               "occurred_at": format_rfc3339_ms(at)} for at in responded_ms]
     return [(tid.encode(), orjson.dumps(d)) for d in docs]
-
-
-async def read_all(bootstrap: str, topic: str, id_field: str, want: int, timeout: float) -> dict[str, list]:
-    """id -> [(record timestamp in ms, partition, document), ...] until ``want`` distinct ids arrived."""
-    found: dict[str, list] = {}
-    async with Tail(bootstrap, topic) as tail:
-        await tail.wait_for_partitions(30)
-        end = time.monotonic() + timeout
-        while len(found) < want and time.monotonic() < end:
-            for r in await tail.records():
-                doc = orjson.loads(r.value)
-                found.setdefault(doc[id_field], []).append((r.timestamp, r.partition, doc))
-    return found
 
 
 def readyz(worker: Worker) -> list[int]:
@@ -108,7 +95,7 @@ async def test_a_minute_without_the_broker_loses_nothing_and_late_breaches_keep_
         await produce(own_broker.bootstrap, topics.events, records)
         for t in sev1:  # 80 % of the budget is gone already: on-call is paged before the outage
             await asyncio.to_thread(hook.wait_for, "/oncall", "firing", 60, ticket_id=t, kind="irt_at_risk")
-        met = await read_all(own_broker.bootstrap, topics.outcomes, "outcome_id", 6, 60)
+        met = await read_unique(own_broker.bootstrap, topics.outcomes, "outcome_id", want=6, timeout=60)
         assert len(met) == 6
 
         stopped = own_broker.cli("stop", timeout=60)
@@ -120,7 +107,7 @@ async def test_a_minute_without_the_broker_loses_nothing_and_late_breaches_keep_
         up_at = now_ms()
         assert started.returncode == 0, started.stdout + started.stderr
 
-        outcomes = await read_all(own_broker.bootstrap, topics.outcomes, "outcome_id", 12, 180)
+        outcomes = await read_unique(own_broker.bootstrap, topics.outcomes, "outcome_id", want=12, timeout=180)
         breaches = {docs[0][2]["ticket_id"]: docs[0] for docs in outcomes.values()
                     if docs[0][2]["outcome"] == "breached"}
         assert sorted(breaches) == sorted(sev1), worker.log_tail()
@@ -128,7 +115,7 @@ async def test_a_minute_without_the_broker_loses_nothing_and_late_breaches_keep_
             assert doc["decided_at"] == format_rfc3339_ms(breach_at)  # its true instant, not the recovery's
             assert published >= up_at - 1000  # decided while the broker was away, published once it was back
         assert {docs[0][2]["ticket_id"] for docs in outcomes.values()} == set(sev1) | set(sev3)
-        escalations = await read_all(own_broker.bootstrap, topics.escalations, "escalation_id", 18, 60)
+        escalations = await read_unique(own_broker.bootstrap, topics.escalations, "escalation_id", want=18, timeout=60)
         assert sorted(escalations) == sorted(f"{t}:{k}:{lvl}:1" for t in sev1 for k, lvl in (
             ("irt_at_risk", 1), ("irt_at_risk", 2), ("irt_breached", 3)))
         for t in sev1:
@@ -142,7 +129,7 @@ async def test_a_minute_without_the_broker_loses_nothing_and_late_breaches_keep_
 
         late = ticket("OUT-AFTER", 3, now_ms() - 10 * MIN, now_ms() - 5 * MIN)
         await produce(own_broker.bootstrap, topics.events, late)
-        after = await read_all(own_broker.bootstrap, topics.outcomes, "outcome_id", 13, 60)
+        after = await read_unique(own_broker.bootstrap, topics.outcomes, "outcome_id", want=13, timeout=60)
         assert any(docs[0][2]["ticket_id"] == "OUT-AFTER" for docs in after.values())
     finally:
         if notifier.poll() is None:
@@ -180,7 +167,7 @@ async def test_a_killed_workers_deadlines_fire_on_the_survivor(
     killed_at = now_ms()
     assert killed_at < deadline, "the kill must come before the deadlines"
 
-    outcomes = await read_all(broker.bootstrap, topics.outcomes, "outcome_id", len(tickets), 120)
+    outcomes = await read_unique(broker.bootstrap, topics.outcomes, "outcome_id", want=len(tickets), timeout=120)
     assert sorted(docs[0][2]["ticket_id"] for docs in outcomes.values()) == sorted(tickets), second.log_tail()
     for docs in outcomes.values():
         assert docs[0][2]["outcome"] == "breached"
