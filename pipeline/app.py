@@ -14,7 +14,7 @@ from pipeline import web
 from pipeline.agents import Progress
 from pipeline.agents import engineers as engineers_agent
 from pipeline.agents import tickets as tickets_agent
-from pipeline.agents.offsets import CommittedOffsets, register_lag
+from pipeline.agents.offsets import CommittedOffsets, register_lag, rewind_uncommitted
 from pipeline.agents.publisher import Publisher
 from pipeline.domain.clock import Clock, EventPartitionClock, WallClock, WallPartitionClock
 from pipeline.domain.policy import Policy, load_policy
@@ -132,6 +132,7 @@ def create_app(
     )
 
     metrics.observe_lag(register_lag(app, settings.topic_events, positions, processor.next_offsets))
+    rewind_uncommitted(app, {settings.topic_events, ticks_name, facts_topic_name(settings)})
 
     engineers = tickets_tables.declare_engineers(app, partitions)
     engineers_progress = Progress()

@@ -3,6 +3,12 @@
 :class:`CommittedOffsets` is the one place that reads the consumer group's committed offsets from Faust.
 Faust keeps them (loaded from Kafka after every assignment, updated on each commit) but offers no public
 accessor, so its private ``_committed_offset`` mapping is read here and nowhere else.
+
+:func:`rewind_uncommitted` closes a hole in Faust's rebalancing: records fetched while a rebalance is under
+way are discarded, and Faust's ``perform_seek`` rewinds only partitions with a committed offset (aiokafka's
+``seek_to_committed`` skips the others). A partition assigned before anyone committed it (a second worker
+joining early, a restart after a crash before the first commit) was skipped to its end, every event on it
+unprocessed.
 """
 
 from __future__ import annotations
@@ -29,6 +35,42 @@ class CommittedOffsets:
 
     def committed(self, source: int, partition: int) -> int | None:
         return self.of(self._topics[source], partition)
+
+
+async def rewind_uncommitted_now(consumer: object, topics: frozenset[str]) -> list[TP]:
+    """Seek the assigned partitions of ``topics`` that have no committed offset to their log start (what
+    ``auto_offset_reset=earliest`` means); returns them. ``consumer`` is Faust's: ``assignment``,
+    ``earliest_offsets`` and ``seek`` (which also resets Faust's read offset) are its public methods."""
+    committed = getattr(consumer, "_committed_offset", {})
+    fresh = sorted((tp for tp in consumer.assignment()  # type: ignore[attr-defined]
+                    if tp.topic in topics and committed.get(tp) is None), key=lambda tp: (tp.topic, tp.partition))
+    if fresh:
+        starts = await consumer.earliest_offsets(*fresh)  # type: ignore[attr-defined]
+        for tp in fresh:
+            await consumer.seek(tp, starts.get(tp) or 0)  # type: ignore[attr-defined]
+        log.info("no committed offset yet for %s: reading them from the beginning",
+                 ", ".join(f"{tp.topic}[{tp.partition}]" for tp in fresh))
+    return fresh
+
+
+def rewind_uncommitted(app: faust.App, topics: set[str]) -> None:
+    """After each of Faust's seeks to the committed offsets, also rewind the partitions of ``topics`` that
+    have none. Installed on the first assignment (the consumer exists by then), before the first seek."""
+    names = frozenset(topics)
+
+    @app.on_partitions_assigned.connect
+    async def _install(sender: faust.App, assigned: set, **kwargs: object) -> None:
+        consumer = app.consumer
+        if getattr(consumer, "_sla_rewinds_uncommitted", False):
+            return
+        seek_to_committed_offsets = consumer.perform_seek
+
+        async def perform_seek() -> None:
+            await seek_to_committed_offsets()
+            await rewind_uncommitted_now(consumer, names)
+
+        consumer.perform_seek = perform_seek  # type: ignore[method-assign]
+        consumer._sla_rewinds_uncommitted = True  # type: ignore[attr-defined]
 
 
 def records_behind(owned: list[int], broker: dict[int, tuple[int | None, int]], *, fetched: dict[int, int | None],

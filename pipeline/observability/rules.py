@@ -131,6 +131,21 @@ def alert_rules(policy: Policy, runbook_base: str) -> list[dict]:
             },
         },
         {
+            "alert": "SLAWorkerStuck",
+            "expr": ("sum by (instance) (sla_consumer_lag_records) > 0\n"
+                     "unless on (instance) (sum by (instance) (rate(sla_events_total[5m])) > 0)\n"
+                     "unless on (instance) (sum by (instance) (rate(sla_events_rejected_total[5m])) > 0)"),
+            "for": "10m",
+            "labels": {"severity": "page"},
+            "annotations": {
+                "summary": "sla-pipeline worker {{ $labels.instance }} has {{ $value | humanize }} events waiting "
+                           "and processes none",
+                "description": "The worker is up and owns partitions with events on them, but has processed "
+                               "nothing for 15 minutes: breaches on its partitions are not being decided.",
+                "runbook_url": f"{runbook_base}#worker-stuck",
+            },
+        },
+        {
             "alert": "SLAWorkerDown",
             "expr": 'up{job="sla-pipeline"} == 0',
             "for": "1m",
