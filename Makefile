@@ -24,12 +24,14 @@ bench: bootstrap
 	.venv/bin/python bench/escalation_latency.py
 	.venv/bin/python bench/throughput.py
 	.venv/bin/python bench/state_recovery.py
+	.venv/bin/python bench/failover.py
 
 bench-quick: bootstrap
 	.venv/bin/python bench/core.py --events 10000 --repeat 1 --out /tmp/core.quick.json
 	.venv/bin/python bench/escalation_latency.py --quick --out /tmp/escalation_latency.quick.json
 	.venv/bin/python bench/throughput.py --quick --out /tmp/throughput.quick.json
 	.venv/bin/python bench/state_recovery.py --quick --out /tmp/state_recovery.quick.json
+	.venv/bin/python bench/failover.py --quick --out /tmp/failover.quick.json
 
 bootstrap:
 	@scripts/bootstrap.sh

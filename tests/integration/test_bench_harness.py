@@ -68,3 +68,15 @@ def test_state_recovery_bench_rebuilds_every_ticket_cold_and_warm(tmp_path: Path
         assert result[run]["log"].startswith("300 tickets with a timer"), result[run]
         assert result[run]["seconds"] > 0 and result[run]["rss_mib"] > 0
     assert result["worker_with_no_tickets"]["log"].startswith("0 tickets with a timer")
+
+
+def test_failover_bench_times_the_takeover_of_a_killed_workers_deadlines(tmp_path: Path) -> None:
+    out = tmp_path / "failover.json"
+    done = subprocess.run(
+        [sys.executable, "bench/failover.py", "--open", "500", "--kafka-version", VERSIONS[0], "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["open_tickets"] == 500
+    # the dead worker's first breach is published at its deadline or later, never before
+    assert result["kill_to_first_dead_partition_breach_s"] >= result["probe_deadline_after_kill_s"] > 0
