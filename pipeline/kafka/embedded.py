@@ -129,7 +129,11 @@ class EmbeddedKafka:
             "group.initial.rebalance.delay.ms": "0",
             "message.max.bytes": str(MESSAGE_MAX_BYTES),
             "replica.fetch.max.bytes": str(MESSAGE_MAX_BYTES),
-            "log.retention.hours": "168",
+            # Records carry their event's time (contract: timestamp = occurred_at), so time-based retention
+            # would delete a replayed export's events within minutes of their arrival, before any worker
+            # read them. This broker keeps records by size instead.
+            "log.retention.ms": "-1",
+            "log.retention.bytes": str(2 * 1024**3),  # per partition
         }
         if self.secured is not None:
             props.update(self.secured.properties())
