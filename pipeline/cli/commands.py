@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 import time
+from collections.abc import Iterator
 
 from pipeline.errors import PipelineError
 from pipeline.settings import BrokerSettings, GenerateSettings, NotifySettings, Settings
@@ -165,15 +166,23 @@ def replay(args: argparse.Namespace, settings: Settings) -> int:
     if args.mapping or args.file.suffix.lower() == ".csv":
         if not args.mapping:
             raise PipelineError("a CSV export needs --mapping (see deploy/replay/example-mapping.toml)")
-        rows = replayer.csv_rows(args.file, replayer.CsvMapping.load(args.mapping))
+        mapping = replayer.CsvMapping.load(args.mapping)
+
+        def rows() -> Iterator[replayer.Row]:
+            return replayer.csv_rows(args.file, mapping)
+
         total = max(0, replayer.count_rows(args.file) - 1)
     else:
-        rows = replayer.jsonl_rows(args.file)
+        def rows() -> Iterator[replayer.Row]:
+            return replayer.jsonl_rows(args.file)
+
         total = replayer.count_rows(args.file)
+    oldest = replayer.oldest_event(rows())  # a first pass: the topic must keep the oldest event
 
     async def go() -> replayer.ReplayReport:
+        await replayer.check_topic_keeps(settings.kafka, settings.topic_events, oldest, int(time.time() * 1000))
         stopping = stop_on_signals()
-        return await replayer.replay(rows, total, settings.kafka, settings.topic_events,
+        return await replayer.replay(rows(), total, settings.kafka, settings.topic_events,
                                      speedup=None if args.fast else args.speedup, stopping=stopping)
 
     report = asyncio.run(go())

@@ -4,6 +4,10 @@ Rows are validated with the pipeline's own validator before they are sent: a bad
 its line number and reason (never dropped in silence) and the rest go on. Timing: the original gaps
 between rows divided by ``--speedup``, or as fast as possible. A progress line shows rate and ETA;
 Ctrl-C stops cleanly and says how far it got.
+
+Records carry their event's ``occurred_at`` as their Kafka timestamp (the contract), so a broker with time
+retention deletes a replayed export older than the topic's ``retention.ms`` at its next retention check,
+often before a worker reads it. :func:`check_topic_keeps` refuses such a replay before it sends anything.
 """
 
 from __future__ import annotations
@@ -37,9 +41,9 @@ from rich.text import Text
 from pipeline.cli.produce import key_and_timestamp
 from pipeline.domain.events import Event, decode
 from pipeline.domain.timefmt import format_rfc3339_ms
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.kafka import client
-from pipeline.kafka.admin import MAX_MESSAGE_BYTES
+from pipeline.kafka.admin import MAX_MESSAGE_BYTES, NotAuthorized, topic_config
 from pipeline.kafka.client import KafkaClient
 
 Row = tuple[int, bytes | None, bytes | None, str | None]  # (line, key, value, problem)
@@ -148,6 +152,71 @@ def _timestamp(raw: str, fmt: str | None, zone: ZoneInfo) -> str:
     if moment.tzinfo is None:  # exports are often naive: the mapping says where they were written
         moment = moment.replace(tzinfo=zone)
     return format_rfc3339_ms(int(moment.timestamp() * 1000))
+
+
+def oldest_event(rows: Iterator[Row]) -> tuple[int, int] | None:
+    """(line, occurred_at in ms) of the export's oldest good row; None when it has no good row."""
+    oldest: tuple[int, int] | None = None
+    for number, _key, value, problem in rows:
+        if problem is None and value is not None:
+            _, at_ms = key_and_timestamp(value)
+            if at_ms is not None and (oldest is None or at_ms < oldest[1]):
+                oldest = (number, at_ms)
+    return oldest
+
+
+# Room for the replay itself and for the workers to read what it sent, before the broker's retention check.
+RETENTION_MARGIN_MS = 3_600_000
+
+
+def _days(ms: int) -> str:
+    return f"{ms / 86_400_000:,.1f} days"
+
+
+def retention_problem(config: dict[str, str], topic: str, oldest: tuple[int, int], now_ms: int) -> str | None:
+    """Why the topic would lose (or refuse) records as old as the export's oldest event, or None when it keeps
+    them. ``config`` is the topic's effective configuration."""
+    if config.get("message.timestamp.type") == "LogAppendTime":
+        return None  # the broker stamps records with its own time: their age starts at the replay
+    line, at_ms = oldest
+    age = now_ms - at_ms + RETENTION_MARGIN_MS
+    when = format_rfc3339_ms(at_ms)
+    retention = int(config.get("retention.ms", "-1"))
+    if 0 <= retention < age:
+        return (f"topic {topic} keeps records for retention.ms={retention} ({_days(retention)}), but the "
+                f"export's oldest event (line {line}, {when}) is {_days(now_ms - at_ms)} old: records carry "
+                f"their occurred_at as timestamp, so the broker would delete the replayed events at its next "
+                f"retention check, likely before a worker reads them. Set retention.ms=-1 on {topic} (or more "
+                f"than the export's age plus an hour), e.g. kafka-configs.sh --bootstrap-server ... --alter "
+                f"--entity-type topics --entity-name {topic} --add-config retention.ms=-1, then replay again")
+    for key in ("message.timestamp.before.max.ms", "message.timestamp.difference.max.ms"):
+        limit = int(config.get(key, str(2**63 - 1)))
+        if limit < now_ms - at_ms:
+            return (f"topic {topic} refuses records whose timestamp is more than {key}={limit} "
+                    f"({_days(limit)}) old, and the export's oldest event (line {line}, {when}) is "
+                    f"{_days(now_ms - at_ms)} old. Raise {key} on {topic}, then replay again")
+    return None
+
+
+async def check_topic_keeps(kafka: KafkaClient | str, topic: str, oldest: tuple[int, int] | None,
+                            now_ms: int, *, warn: TextIO = sys.stderr) -> None:
+    """Raise PipelineError, before anything is sent, when the topic would delete or refuse the export's
+    oldest event (see :func:`retention_problem`). A topic that does not exist yet is not checked; one whose
+    configuration the ACLs hide is not either, with a warning on ``warn``."""
+    if oldest is None:
+        return
+    try:
+        config = await topic_config(kafka, topic)
+    except NotAuthorized as exc:
+        print(f"warning: cannot check how long {topic} keeps records: {exc}. If its retention.ms is shorter "
+              f"than the export's age ({_days(now_ms - oldest[1])}), the broker deletes the replayed events.",
+              file=warn)
+        return
+    if config is None:
+        return
+    problem = retention_problem(config, topic, oldest, now_ms)
+    if problem is not None:
+        raise PipelineError(problem)
 
 
 def count_rows(path: Path) -> int:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Mapping
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from pipeline.errors import PipelineError
@@ -59,3 +60,35 @@ async def partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict
             return counts
         await asyncio.sleep(0.2)
     raise PipelineError(f"topics did not become ready: {sorted(set(names) - set(counts))}")
+
+
+TOPIC_AUTHORIZATION_FAILED = 29  # Kafka's error code
+
+
+class NotAuthorized(PipelineError):
+    """The broker's ACLs do not let this client do it."""
+
+
+async def topic_config(kafka: KafkaClient | str, topic: str, *, timeout_s: float = 30.0) -> dict[str, str] | None:
+    """The topic's effective configuration (its own settings over the broker's defaults), or None when the
+    topic does not exist. Raises NotAuthorized when ACLs do not allow DescribeConfigs on it."""
+    admin = AIOKafkaAdminClient(**client.options(kafka), request_timeout_ms=int(timeout_s * 1000))
+    await client.connect(admin, kafka, timeout_s)
+    try:
+        if topic not in set(await admin.list_topics()):
+            return None
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        for response in responses:
+            for error_code, error_message, _type, name, entries in response.resources:
+                if name != topic:
+                    continue
+                if error_code == TOPIC_AUTHORIZATION_FAILED:
+                    raise NotAuthorized(f"not authorized to describe the configuration of topic {topic} "
+                                        f"(the DescribeConfigs ACL)")
+                if error_code:
+                    raise PipelineError(f"cannot read the configuration of topic {topic}: {error_message} "
+                                        f"(error {error_code})")
+                return {entry[0]: entry[1] for entry in entries if entry[1] is not None}
+        raise PipelineError(f"the broker did not describe the configuration of topic {topic}")
+    finally:
+        await admin.close()

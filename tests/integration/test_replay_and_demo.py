@@ -38,6 +38,38 @@ async def test_replay_of_a_jsonl_export_sends_every_good_row_and_names_every_bad
     assert sorted(r.value for r in got) == sorted(orjson.dumps(d) for d in good)
 
 
+async def test_replay_refuses_an_export_older_than_the_topic_keeps_and_sends_nothing(
+    broker: Broker, topics: Topics, tmp_path: Path,
+) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    from pipeline.kafka.admin import ensure_topics
+
+    week = str(7 * 86_400_000)  # the usual broker default, where the embedded broker keeps records by size
+    await ensure_topics(broker.bootstrap, {topics.events: 4}, configs={topics.events: {"retention.ms": week}})
+    old = [{"event_id": f"o{i}", "type": "ticket.closed", "ticket_id": f"T{i}",
+            "occurred_at": f"2026-03-02T09:{i:02d}:00Z"} for i in range(3)]  # older than a week, whenever run
+    path = tmp_path / "old.jsonl"
+    path.write_text("".join(orjson.dumps(d).decode() + "\n" for d in old))
+    refused = run_cli(["replay", str(path), "--fast"], broker, topics)
+    assert refused.returncode != 0, refused.stdout + refused.stderr
+    assert f"topic {topics.events} keeps records for retention.ms={week}" in refused.stderr, refused.stderr
+    assert "line 1, 2026-03-02T09:00:00.000Z" in refused.stderr and "retention.ms=-1" in refused.stderr
+    assert await consume(broker.bootstrap, topics.events, want=1, timeout=5, settle=0) == []  # nothing sent
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    await admin.start()
+    try:  # what the message tells the user to do
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topics.events, {"retention.ms": "-1"})])
+    finally:
+        await admin.close()
+    done = run_cli(["replay", str(path), "--fast"], broker, topics)
+    assert done.returncode == 0 and "3 sent, 0 bad" in done.stdout, done.stdout + done.stderr
+    got = await consume(broker.bootstrap, topics.events, want=3, settle=1)
+    assert sorted(r.value for r in got) == sorted(orjson.dumps(d) for d in old)
+
+
 async def test_replay_of_a_mapped_csv_export(broker: Broker, topics: Topics) -> None:
     done = run_cli(["replay", "deploy/replay/example-export.csv", "--mapping", "deploy/replay/example-mapping.toml",
                     "--fast"], broker, topics)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import orjson
 
-from pipeline.cli.replay import CsvMapping, csv_rows, jsonl_rows
+from pipeline.cli.replay import CsvMapping, csv_rows, jsonl_rows, oldest_event, retention_problem
+from pipeline.domain.timefmt import parse_rfc3339_ms
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,3 +38,54 @@ def test_jsonl_rows_are_validated_with_their_line_numbers(tmp_path: Path) -> Non
     assert [(line, problem is None) for line, _, _, problem in rows] == [(1, True), (3, False), (4, False)]
     assert rows[0][1] == b"T1"
     assert rows[1][3].startswith("invalid_field:occurred_at") and rows[2][3].startswith("malformed_json")
+
+
+DAY = 86_400_000
+NOW = parse_rfc3339_ms("2026-11-29T12:00:00Z")
+
+
+def test_the_oldest_good_row_is_found_and_bad_rows_do_not_count(tmp_path: Path) -> None:
+    path = tmp_path / "export.jsonl"
+    rows = [{"event_id": "a", "type": "ticket.closed", "ticket_id": "T1", "occurred_at": "2026-03-05T09:00:00Z"},
+            {"event_id": "b", "type": "ticket.closed", "ticket_id": "T2", "occurred_at": "2026-03-02T09:00:00Z"},
+            {"event_id": "c", "type": "no.such.type", "ticket_id": "T3", "occurred_at": "2025-01-01T00:00:00Z"}]
+    path.write_text("".join(orjson.dumps(r).decode() + "\n" for r in rows))
+    assert oldest_event(jsonl_rows(path)) == (2, parse_rfc3339_ms("2026-03-02T09:00:00Z"))
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert oldest_event(jsonl_rows(empty)) is None
+
+
+def test_a_topic_that_would_delete_or_refuse_the_oldest_event_is_named_with_its_key() -> None:
+    ten_days_old = (7, NOW - 10 * DAY)
+    week = {"retention.ms": str(7 * DAY), "message.timestamp.type": "CreateTime"}
+    why = retention_problem(week, "tickets.events", ten_days_old, NOW)
+    assert why is not None
+    assert "topic tickets.events keeps records for retention.ms=604800000 (7.0 days)" in why
+    assert "line 7, 2026-11-19T12:00:00.000Z" in why and "10.0 days old" in why and "retention.ms=-1" in why
+    # kept: no time retention, retention longer than the age plus the margin, or broker-stamped timestamps
+    assert retention_problem({"retention.ms": "-1"}, "tickets.events", ten_days_old, NOW) is None
+    assert retention_problem({"retention.ms": str(11 * DAY)}, "tickets.events", ten_days_old, NOW) is None
+    assert retention_problem({**week, "message.timestamp.type": "LogAppendTime"}, "tickets.events",
+                             ten_days_old, NOW) is None
+    # within the margin (an hour for the replay and the workers to read) is not enough
+    assert retention_problem({"retention.ms": str(10 * DAY + 1000)}, "tickets.events", ten_days_old, NOW) is not None
+    refused = retention_problem({"retention.ms": "-1", "message.timestamp.before.max.ms": str(DAY)},
+                                "tickets.events", ten_days_old, NOW)
+    assert refused is not None and "message.timestamp.before.max.ms=86400000 (1.0 days)" in refused
+
+
+async def test_a_topic_whose_configuration_the_acls_hide_is_replayed_with_a_warning(monkeypatch) -> None:
+    import io
+
+    from pipeline.cli import replay
+    from pipeline.kafka.admin import NotAuthorized
+
+    async def hidden(kafka, topic):  # noqa: ANN001, ANN202
+        raise NotAuthorized(f"not authorized to describe the configuration of topic {topic}")
+
+    monkeypatch.setattr(replay, "topic_config", hidden)
+    warn = io.StringIO()
+    await replay.check_topic_keeps("127.0.0.1:1", "tickets.events", (1, NOW - 10 * DAY), NOW, warn=warn)
+    assert "cannot check how long tickets.events keeps records: not authorized" in warn.getvalue()
+    assert "(10.0 days)" in warn.getvalue()
