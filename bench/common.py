@@ -94,3 +94,27 @@ def write_result(out: str, result: dict) -> None:
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+
+
+def quix_python() -> Path:
+    """The Python of ``.venv-quix``, the bench-only environment of the quix-streams reference, made (or remade
+    when ``bench/requirements-quix.txt`` changed) with the pinned requirements. Raises SystemExit saying why
+    when pip fails."""
+    import hashlib
+
+    requirements = ROOT / "bench" / "requirements-quix.txt"
+    venv = ROOT / ".venv-quix"
+    python = venv / "bin" / "python"
+    stamp = venv / ".installed"
+    want = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
+    if python.exists() and stamp.exists() and stamp.read_text().strip() == want:
+        return python
+    print(f"bench: making {venv} for the quix-streams reference (pip, once)", file=sys.stderr, flush=True)
+    steps = [[sys.executable, "-m", "venv", "--clear", str(venv)],
+             [str(python), "-m", "pip", "install", "-q", "--no-deps", "-r", str(requirements)]]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"bench: {' '.join(step[:4])} failed:\n{done.stdout}{done.stderr}")
+    stamp.write_text(want + "\n")
+    return python

@@ -5,6 +5,8 @@
 3. Faust floor: a bare Faust agent (``bench/faust_floor.py``: same Faust settings, concurrency 1, no
    tables, no output) reads and decodes the same topic. The pipeline cannot be faster than this.
    Then the Faust floor with the same I/O (``--with-io``): decode, one table write, one send per event.
+   Beside it, a reference (issue 15, target 6): a quix-streams application with the same I/O
+   (``bench/quix_reference.py``, in a bench-only virtualenv), what a user could pick instead of Faust.
 4. Pipeline: one worker (all agents on, event-time clock, RocksDB) drains the same topic; the rate is
    taken from its own ``sla_events_total`` between the first and the last event it counted.
 5. Scale-out: the first M events (``--scale-events``) on a topic of their own, drained by one worker
@@ -32,7 +34,7 @@ import urllib.request
 from pathlib import Path
 
 import orjson
-from common import ROOT, produce_all, read_all, start_worker, stop, write_result
+from common import ROOT, produce_all, quix_python, read_all, start_worker, stop, write_result
 
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.embedded import EmbeddedKafka
@@ -146,6 +148,24 @@ def faust_floor(bootstrap: str, n: int, work: Path, port: int, *, with_io: bool 
         stop([floor])
 
 
+def quix_reference(bootstrap: str, n: int, work: Path) -> float:
+    """Seconds the quix-streams reference takes from its first record to its n-th."""
+    python = quix_python()
+    log = work / "quix.log"
+    quix = subprocess.Popen(
+        [str(python), str(ROOT / "bench" / "quix_reference.py"), "--bootstrap", bootstrap, "--events", str(n),
+         "--state-dir", str(work / "quix-state")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=open(log, "wb"), text=True,  # noqa: SIM115
+        start_new_session=True)
+    try:
+        line = quix.stdout.readline()  # type: ignore[union-attr]
+        if not line:
+            raise SystemExit(f"the quix-streams reference exited without a result; see {log}")
+        return float(json.loads(line)["seconds"])
+    finally:
+        stop([quix])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -165,6 +185,7 @@ def main() -> int:
         base_s = asyncio.run(baseline(broker.bootstrap, n))
         floor_s = faust_floor(broker.bootstrap, n, work, port + 2)
         floor_io_s = faust_floor(broker.bootstrap, n, work, port + 2, with_io=True)
+        quix_s = quix_reference(broker.bootstrap, n, work)
         samples: list[tuple[float, float]] = []
         pipe_s, pipe_n = pipeline_rate(broker.bootstrap, n, work, port + 2, samples=samples)
         asyncio.run(fill(broker.bootstrap, m, "scale.events"))
@@ -195,6 +216,8 @@ def main() -> int:
         "pipeline_last_over_first_fifth": (None if not first_fifth or last_fifth is None
                                            else round(last_fifth / first_fifth, 3)),
         "pipeline_share_of_faust_floor_with_io": round(pipe_rate / floor_io_rate, 3),
+        "quix_reference_events_per_s": round(n / quix_s),
+        "pipeline_share_of_quix_reference": round(pipe_rate / (n / quix_s), 3),
         "scale_out": {"events": m, "one_worker_events_per_s": round(one_rate),
                       "two_workers_events_per_s": round(two_rate), "speed_up": round(two_rate / one_rate, 2)},
         "targets": {"ratio": 0.5, "pipeline_events_per_s": 20000, "pipeline_share_of_faust_floor_with_io": 0.8,

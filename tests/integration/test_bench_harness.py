@@ -45,6 +45,8 @@ def test_throughput_bench_measures_the_pipeline_and_its_baseline(tmp_path: Path)
     assert result["ratio"] == round(result["pipeline_events_per_s"] / result["baseline_events_per_s"], 3) or \
         abs(result["ratio"] - result["pipeline_events_per_s"] / result["baseline_events_per_s"]) < 0.01
     assert result["faust_floor_events_per_s"] > 0 and result["faust_floor_with_io_events_per_s"] > 0
+    assert result["quix_reference_events_per_s"] > 0  # the reference ran in its own environment and finished
+    assert (ROOT / ".venv-quix" / ".installed").exists()
     for fifth in ("pipeline_first_fifth_events_per_s", "pipeline_last_fifth_events_per_s"):
         assert result[fifth] is None or result[fifth] > 0  # None: a run too short to have fifths
     scale = result["scale_out"]
