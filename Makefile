@@ -25,6 +25,7 @@ bench: bootstrap
 	.venv/bin/python bench/throughput.py
 	.venv/bin/python bench/state_recovery.py
 	.venv/bin/python bench/failover.py
+	.venv/bin/python bench/reports.py
 
 bench-quick: bootstrap
 	.venv/bin/python bench/core.py --events 10000 --repeat 1 --out /tmp/core.quick.json
@@ -32,6 +33,7 @@ bench-quick: bootstrap
 	.venv/bin/python bench/throughput.py --quick --out /tmp/throughput.quick.json
 	.venv/bin/python bench/state_recovery.py --quick --out /tmp/state_recovery.quick.json
 	.venv/bin/python bench/failover.py --quick --out /tmp/failover.quick.json
+	.venv/bin/python bench/reports.py --quick --out /tmp/reports.quick.json
 
 bootstrap:
 	@scripts/bootstrap.sh

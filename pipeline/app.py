@@ -10,7 +10,7 @@ import dataclasses
 
 import faust
 
-from pipeline import web
+from pipeline import reports, web
 from pipeline.agents import Progress
 from pipeline.agents import engineers as engineers_agent
 from pipeline.agents import tickets as tickets_agent
@@ -156,7 +156,8 @@ def create_app(
     def partitions() -> list[int]:
         return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic_events)
 
-    web.register(app, metrics, view, ready=ready, partitions=partitions, stackrank_token=settings.stackrank_token)
+    web.register(app, metrics, view, ready=ready, partitions=partitions, stackrank_token=settings.stackrank_token,
+                 reports=reports.web_handler(settings, policy, wall.now_ms))
     return Pipeline(app=app, settings=settings, processor=processor, metrics=metrics, policy=policy,
                     tickets=ticket_agent, engineers=engineer_agent,
                     engineers_progress=engineers_progress, engineer_table=engineers, view=view,

@@ -200,3 +200,14 @@ def security_protocol(key: str, raw: str) -> str:
 
 def sasl_mechanism(key: str, raw: str) -> str:
     return one_of(*(m.lower() for m in MECHANISMS))(key, raw).upper()
+
+
+def timezone(key: str, raw: str) -> str:
+    """An IANA time zone name such as Europe/Berlin."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(key, "must be an IANA time zone such as UTC or Europe/Berlin", raw) from None
+    return raw

@@ -77,6 +77,7 @@ class Settings(KafkaSettings):
     metrics_max_engineers: int = 500
     log_level: str = "info"
     stackrank_token: Secret | None = None  # /stackrank wants it as a bearer token when set
+    report_timezone: str = "UTC"  # the reports' days, weeks and months are local to it (IANA name)
 
     @property
     def kafka_broker_url(self) -> str:
@@ -120,6 +121,7 @@ Settings._ENV = {
     "SLA_METRICS_MAX_ENGINEERS": ("metrics_max_engineers", ep.int_in(0, 100000)),
     "SLA_LOG_LEVEL": ("log_level", ep.one_of("debug", "info", "warning", "error")),
     "SLA_STACKRANK_TOKEN_FILE": ("stackrank_token", ep.secret_file),
+    "SLA_REPORT_TIMEZONE": ("report_timezone", ep.timezone),
 }
 
 

@@ -1,5 +1,5 @@
 """The worker's web pages: ``/metrics`` for Prometheus, ``/healthz`` and ``/readyz`` for orchestrators,
-``/stackrank`` (optionally behind a bearer token) and ``/runbooks`` for people.
+``/stackrank`` and ``/reports/...`` (both optionally behind a bearer token) and ``/runbooks`` for people.
 
 Faust's own ``/table`` and ``/router`` views are switched off in the app factory: they serve table
 contents (ticket state) and the cluster's layout to anyone who reaches the port.
@@ -8,7 +8,7 @@ contents (ticket state) and the cluster's layout to anyone who reaches the port.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import faust
 from prometheus_client.exposition import choose_encoder
@@ -28,7 +28,8 @@ def authorized(request: faust.web.Request, token: Secret | None) -> bool:
 
 
 def register(app: faust.App, metrics: Metrics, view: EngineerView, *, ready: Callable[[], str | None],
-             partitions: Callable[[], list[int]] = list, stackrank_token: Secret | None = None) -> None:
+             partitions: Callable[[], list[int]] = list, stackrank_token: Secret | None = None,
+             reports: Callable[[str, dict[str, str]], Awaitable[tuple[int, str, bytes]]] | None = None) -> None:
     @app.page("/healthz")
     async def healthz(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         return web.json({"status": "alive"})
@@ -56,7 +57,21 @@ def register(app: faust.App, metrics: Metrics, view: EngineerView, *, ready: Cal
             return web.json({"error": str(exc)}, status=400)
         return web.json(report)
 
+    if reports is not None:
+        for kind in ("debrief", "dsat", "monthly"):
+            _report_page(app, kind, reports, stackrank_token)
+
     @app.page("/runbooks")
     async def runbooks_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         return web.bytes(resources.read_bytes(resources.RUNBOOKS),
                          headers={"Content-Type": "text/markdown; charset=utf-8"})
+
+
+def _report_page(app: faust.App, kind: str, make: Callable[[str, dict[str, str]], Awaitable[tuple[int, str, bytes]]],
+                 token: Secret | None) -> None:
+    @app.page(f"/reports/{kind}")
+    async def report_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        if not authorized(request, token):
+            return web.json({"error": "a bearer token is required (Authorization: Bearer ...)"}, status=401)
+        status, content_type, body = await make(kind, dict(request.query))
+        return web.bytes(body, status=status, headers={"Content-Type": content_type})

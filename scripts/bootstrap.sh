@@ -4,6 +4,7 @@
 #   - Alertmanager and amtool (Debian's prometheus-alertmanager) for on-call delivery and its tests
 #   - Prometheus and promtool (Debian's prometheus) for the rules, alerts and dashboard tests
 #   - openssl (a throw-away CA for the secured-broker tests); podman, runc and mmdebstrap (the image test)
+#   - chromium (headless: the HTML reports' test opens each report the way a manager's browser would)
 #   - a virtualenv in .venv with this package and its pinned dependencies (constraints.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # the secured-broker tests make a throw-away CA
 # podman, runc and mmdebstrap build and run the container image in its test (no registry: a local base)
 for tool in podman runc mmdebstrap; do command -v "$tool" >/dev/null 2>&1 || need_apt+=("$tool"); done
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the reports' browser test (headless)
 # Alertmanager (and amtool) for on-call delivery; Prometheus (and promtool) for the rules and dashboard tests
 command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)

@@ -7,6 +7,7 @@ order overall, as ticket systems publish them.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import defaultdict
 
@@ -132,3 +133,48 @@ def by_partition(sent: list, records: list[tuple[bytes | None, bytes]]) -> dict[
     for meta, (key, value) in zip(sent, records, strict=True):
         placed[meta.partition].append((meta.offset, key, value))
     return placed
+
+
+@dataclasses.dataclass
+class CoreRecords:
+    """Everything the pure core publishes for a stream, decoded, beside the valid events it read: what the
+    reports are computed from."""
+
+    events: list = dataclasses.field(default_factory=list)
+    outcomes: list = dataclasses.field(default_factory=list)
+    escalations: list = dataclasses.field(default_factory=list)
+    dsat: list = dataclasses.field(default_factory=list)
+    facts: list = dataclasses.field(default_factory=list)
+
+
+def core_records(docs: list[dict], policy: Policy | None = None, partitions: int = 4) -> CoreRecords:
+    """Run the pure core with the event-time clock over ``docs`` (placed on partitions by key, as the
+    tests' fixed hash does; a heartbeat without a ticket on every partition) and collect its outputs."""
+    import hashlib
+
+    from pipeline.domain.engineers import Fact
+    from pipeline.domain.events import Event, decode
+    from pipeline.domain.records import DsatReview, Escalation, Outcome
+
+    proc = Processor(clock=EventPartitionClock(0), wall=ManualClock(T0), metrics=Metrics.create(),
+                     policy=policy or Policy(), orphan_timeout_ms=600_000, events_topic="tickets.events",
+                     ticks_topic="unused-ticks")
+    store = DictStore()
+    got = CoreRecords()
+    offsets = [0] * partitions
+    parse = {"outcomes": (Outcome.decode, got.outcomes), "escalations": (Escalation.decode, got.escalations),
+             "dsat": (DsatReview.decode, got.dsat), "facts": (Fact.from_bytes, got.facts)}
+    for doc in docs:
+        key = doc.get("ticket_id", "").encode()
+        value = orjson.dumps(doc)
+        event = decode(value, key)
+        if isinstance(event, Event) and event.ticket_id is not None:
+            got.events.append(event)
+        beat = doc.get("type") == "heartbeat" and "ticket_id" not in doc  # moves every partition's clock
+        for p in range(partitions) if beat else [int(hashlib.md5(key).hexdigest(), 16) % partitions]:
+            for out in proc.handle(Record("tickets.events", p, offsets[p], key or None, value), store):
+                if isinstance(out, Emit) and out.topic in parse:
+                    decoder, into = parse[out.topic]
+                    into.append(decoder(out.value))
+            offsets[p] += 1
+    return got

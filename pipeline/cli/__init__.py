@@ -9,6 +9,7 @@
     sla-pipeline generate [--check]          write the Prometheus rules and Grafana dashboards
     sla-pipeline simulate [--speedup N]      play realistic simulated tickets to Kafka (or --out a file)
     sla-pipeline replay FILE                 replay a JSON-lines or CSV export into tickets.events
+    sla-pipeline report debrief|dsat|monthly the support manager's reviews (HTML, JSON or CSV), from the topics
     sla-pipeline demo                        everything, with a live board in the terminal
     sla-pipeline run                         start the embedded broker, then a worker (Ctrl-C stops both)
 
@@ -118,6 +119,19 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--speedup", type=float, default=None, help="compress the original timing by this factor")
     rep.add_argument("--fast", action="store_true", help="as fast as possible (the default without --speedup)")
     rep.set_defaults(handler=commands.replay, needs=(Settings,))
+
+    report = sub.add_parser("report", help="a review from the topics: the daily Sev1 debrief, the weekly DSAT "
+                                           "review or the monthly SLA report")
+    report.add_argument("kind", choices=["debrief", "dsat", "monthly"])
+    when = report.add_mutually_exclusive_group()
+    when.add_argument("--date", help="the debrief's day, e.g. 2026-11-28 (default: yesterday)")
+    when.add_argument("--week", help="the DSAT review's ISO week, e.g. 2026-W48 (default: last week)")
+    when.add_argument("--month", help="the SLA report's month, e.g. 2026-11 (default: last month)")
+    report.add_argument("--format", choices=["html", "json", "csv"], default="html")
+    report.add_argument("--out", type=Path, default=Path("reports"), help="directory to write to (default ./reports)")
+    report.add_argument("--timezone", dest="report_timezone",
+                        help="the time zone of days, weeks and months (default: SLA_REPORT_TIMEZONE or UTC)")
+    report.set_defaults(handler=commands.report, needs=(Settings,))
 
     demo = sub.add_parser("demo", help="broker, worker, notifier, Prometheus, Alertmanager, simulator, live board")
     demo.add_argument("--dir", type=Path, default=Path(".demo"), help="where the demo keeps state and logs")

@@ -77,7 +77,8 @@ def render(s: Snapshot) -> str:
     out.append("Latest escalations:")
     out += [f"  {escalation_line(e)[:150]}" for e in s.escalations[-8:]] or ["  (none yet)"]
     out.append("")
-    out += [f"{name:>13}: {url}" for name, url in s.urls.items()]
+    width = max((len(name) for name in s.urls), default=0)
+    out += [f"{name:>{width}}: {url}" for name, url in s.urls.items()]
     out.append("Ctrl-C stops everything.")
     return "\n".join(out)
 

@@ -192,6 +192,30 @@ def replay(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.bad else 0
 
 
+def report(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline import reports
+    from pipeline.domain.policy import load_policy
+    from pipeline.errors import ConfigError
+    from pipeline.reports import period
+
+    given = {"debrief": ("--date", args.date), "dsat": ("--week", args.week), "monthly": ("--month", args.month)}
+    for kind, (flag, value) in given.items():
+        if value is not None and kind != args.kind:
+            raise ConfigError(flag, f"belongs to the {kind} report, not {args.kind}")
+    span = period.parse(reports.KINDS[args.kind], given[args.kind][1], settings.report_timezone,
+                        int(time.time() * 1000))
+    started = time.monotonic()
+    files = asyncio.run(reports.rendered(args.kind, span, settings, load_policy(settings.policy_file), args.format))
+    args.out.mkdir(parents=True, exist_ok=True)
+    for suffix, text in files.items():
+        path = args.out / f"{args.kind}-{span.label}.{suffix}"
+        path.write_text(text, encoding="utf-8")
+        print(path)
+    print(f"{args.kind} {span.label} ({settings.report_timezone}): made in {time.monotonic() - started:.1f} s",
+          file=sys.stderr)
+    return 0
+
+
 def demo(args: argparse.Namespace, settings: Settings, broker: BrokerSettings) -> int:
     from pipeline.cli import demo as live
 

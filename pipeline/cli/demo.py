@@ -38,6 +38,7 @@ from pipeline.kafka.embedded import EmbeddedKafka
 from pipeline.kafka.tail import Tail
 from pipeline.observability import rules
 from pipeline.ports import port_free
+from pipeline.reports.period import local_date
 from pipeline.settings import DEFAULT_KAFKA_VERSION, Settings
 from pipeline.signals import stop_on_signals
 from pipeline.simulate.generator import events as simulated_events
@@ -227,6 +228,7 @@ class Demo:
         follower = asyncio.create_task(self._follow_escalations(self.broker.bootstrap))
         urls = {"metrics": f"http://{at['web']}/metrics",
                 "stack rank": f"http://{at['web']}/stackrank?window=30d",
+                "today's Sev1 debrief": f"http://{at['web']}/reports/debrief?date={local_date(start, 'UTC')}",
                 "Prometheus": f"http://{at['prometheus']}",
                 "Alertmanager": f"http://{at['alertmanager']}"}
         last = (time.monotonic(), 0.0)

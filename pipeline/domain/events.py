@@ -18,6 +18,7 @@ from pipeline.domain.timefmt import TimestampError, parse_rfc3339_ms
 MAX_EVENT_BYTES = 64 * 1024
 MAX_ID_CHARS = 128
 MAX_TEXT_CHARS = 1024
+MAX_COMMENT_CHARS = 4000  # a survey's free-text comment (contract v2.1, optional)
 
 RATINGS = ("very_satisfied", "satisfied", "neutral", "dissatisfied", "very_dissatisfied")
 DSAT_RATINGS = frozenset({"neutral", "dissatisfied", "very_dissatisfied"})
@@ -66,6 +67,7 @@ class Event:
     rating: str | None = None
     dsat_reason: str | None = None
     score: float | None = None
+    comment: str | None = None  # a survey's free text
 
 
 class _Invalid(Exception):
@@ -139,6 +141,7 @@ SCHEMAS: dict[str, tuple[_Spec, ...]] = {
         ("rating", _rating, True),
         ("dsat_reason", _text(MAX_TEXT_CHARS), False),
         ("engineer_id", _ID, False),
+        ("comment", _text(MAX_COMMENT_CHARS), False),
     ),
     "ticket.quality_reviewed": (("engineer_id", _ID, True), ("score", _score, True)),
     "heartbeat": (),

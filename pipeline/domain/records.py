@@ -137,12 +137,14 @@ class DsatReview:
     product: str | None
     customer_id: str | None
     submitted_at: str
+    fastlane: bool | None = None  # the customer segment of the weekly review; None in records before it
+    comment: str | None = None  # the survey's free text, if it had one
 
     @classmethod
     def of(cls, state: TicketState, event_id: str, engineer_id: str | None, rating: str, reason: str | None,
-           submitted_at: int) -> DsatReview:
+           submitted_at: int, comment: str | None = None) -> DsatReview:
         return cls(f"{state.ticket_id}:{event_id}", state.ticket_id, engineer_id, rating, reason, state.severity,
-                   state.product, state.customer_id, format_rfc3339_ms(submitted_at))
+                   state.product, state.customer_id, format_rfc3339_ms(submitted_at), state.fastlane, comment)
 
     def encode(self) -> bytes:
         return orjson.dumps(self)

@@ -92,3 +92,16 @@ async def topic_config(kafka: KafkaClient | str, topic: str, *, timeout_s: float
         raise PipelineError(f"the broker did not describe the configuration of topic {topic}")
     finally:
         await admin.close()
+
+
+async def topic_partitions(kafka: KafkaClient | str, topic: str, *, timeout_s: float = 30.0) -> list[int]:
+    """The topic's partition ids; [] when the topic does not exist."""
+    admin = AIOKafkaAdminClient(**client.options(kafka), request_timeout_ms=int(timeout_s * 1000))
+    await client.connect(admin, kafka, timeout_s)
+    try:
+        for d in await admin.describe_topics([topic]):
+            if d.get("topic") == topic and d.get("error_code", 0) == 0:
+                return sorted(p["partition"] for p in d["partitions"])
+        return []
+    finally:
+        await admin.close()

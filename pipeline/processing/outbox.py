@@ -62,7 +62,8 @@ class Outbox:
             *(Pending(source, offset, "escalations", _fields(e)) for e in step.escalations),
             *(Pending(source, offset, "facts", _fields(f)) for f in step.facts),
             *(Pending(source, offset, "dsat",
-                      (s.event_id, s.engineer_id or state.engineer_id, s.rating, s.dsat_reason, s.occurred_at))
+                      (s.event_id, s.engineer_id or state.engineer_id, s.rating, s.dsat_reason, s.occurred_at,
+                       *((s.comment,) if s.comment is not None else ())))
               for s in step.dsat),
             *(Pending(source, offset, "outcomes", _fields(d)) for d in step.decisions),
         ]

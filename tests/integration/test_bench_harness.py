@@ -82,3 +82,15 @@ def test_failover_bench_times_the_takeover_of_a_killed_workers_deadlines(tmp_pat
     assert result["open_tickets"] == 500
     # the dead worker's first breach is published at its deadline or later, never before
     assert result["kill_to_first_dead_partition_breach_s"] >= result["probe_deadline_after_kill_s"] > 0
+
+
+def test_reports_bench_times_each_report_beside_a_bare_read_of_its_topics(tmp_path: Path) -> None:
+    out = tmp_path / "reports.json"
+    done = subprocess.run([sys.executable, "bench/reports.py", "--quick", "--kafka-version", VERSIONS[0],
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["tickets_in_month"] > 0 and all(n > 0 for n in result["records"].values())
+    assert result["baseline_read_all_topics_seconds"] > 0
+    assert set(result["report_seconds"]) == {"monthly", "debrief", "dsat"}
+    assert all(s > 0 for s in result["report_seconds"].values())

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -109,6 +111,11 @@ def test_the_demo_shows_an_escalation_within_a_minute_and_ctrl_c_leaves_nothing_
             waited = time.monotonic() - simulating
             assert waited < 60, "no escalation on the board within a minute:\n" + out.read_text()[-3000:]
             time.sleep(0.5)
+        # the board says where today's debrief opens, and it does: a page with the day's Sev1 tickets
+        (debrief,) = set(re.findall(r"today's Sev1 debrief: (http://\S+)", out.read_text(errors="replace")))
+        with urllib.request.urlopen(debrief, timeout=120) as resp:
+            page = resp.read().decode()
+        assert resp.headers["Content-Type"].startswith("text/html") and "<title>Sev1 debrief" in page
         proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal does
         assert proc.wait(90) == 0, out.read_text()[-3000:]
     finally:

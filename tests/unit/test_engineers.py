@@ -129,7 +129,8 @@ def test_a_survey_after_closing_counts_and_a_dsat_goes_to_the_review_feed() -> N
     (review,) = [orjson.loads(o.value) for o in out if isinstance(o, Emit) and o.topic == "dsat"]
     assert review == {"review_id": "T1:s1", "ticket_id": "T1", "engineer_id": "E7", "rating": "dissatisfied",
                       "dsat_reason": "Workflow: Resolution was delayed", "severity": 2, "product": "automation",
-                      "customer_id": "C1", "submitted_at": _ts(T0 + 2 * HOUR)}
+                      "customer_id": "C1", "submitted_at": _ts(T0 + 2 * HOUR), "fastlane": False,
+                      "comment": None}
     happy = desk.proc.handle(desk.feed.record({
         "event_id": "s2", "type": "ticket.survey_submitted", "ticket_id": "T1", "occurred_at": _ts(T0 + 3 * HOUR),
         "rating": "very_satisfied", "engineer_id": "E8"}), desk.store)
@@ -156,3 +157,4 @@ def test_the_terminal_table_has_every_column_and_lists_the_unranked_last() -> No
     assert text[2].split() == ["1", "B", "100.0%", "95.0%", "100.0%", "5m00s", "0.988", "5", "5", "0"]
     assert text[3].split() == ["unranked", "C", "0.0%", "-", "100.0%", "1m00s", "-", "4", "1", "1"]
     assert "at least 5 surveys and 5 response samples" in text[-1]
+

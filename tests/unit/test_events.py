@@ -96,6 +96,8 @@ def test_each_rejection_reason(value: bytes | None, key: bytes | None, expected:
         ({"type": "ticket.survey_submitted", "rating": "meh"}, "invalid_field:rating"),
         ({"type": "ticket.survey_submitted"}, "missing_field:rating"),
         ({"type": "ticket.survey_submitted", "rating": "neutral", "dsat_reason": 3}, "invalid_field:dsat_reason"),
+        ({"type": "ticket.survey_submitted", "rating": "neutral", "comment": ["no"]}, "invalid_field:comment"),
+        ({"type": "ticket.survey_submitted", "rating": "neutral", "comment": "x" * 4001}, "invalid_field:comment"),
         ({"type": "ticket.quality_reviewed", "engineer_id": "E1", "score": 101}, "invalid_field:score"),
         ({"type": "ticket.quality_reviewed", "engineer_id": "E1", "score": False}, "invalid_field:score"),
         ({"type": "ticket.quality_reviewed", "engineer_id": "E1"}, "missing_field:score"),
@@ -120,6 +122,13 @@ def test_every_type_has_a_valid_form() -> None:
     for etype in ("ticket.waiting_on_customer", "ticket.customer_replied", "ticket.reopened",
                   "ticket.closed", *extra):
         assert isinstance(decode(enc({**base, "type": etype, **extra.get(etype, {})}), b"T-1"), Event), etype
+
+
+def test_a_survey_may_carry_the_customers_comment() -> None:
+    doc = {"event_id": "e", "type": "ticket.survey_submitted", "ticket_id": "T-1", "rating": "neutral",
+           "occurred_at": "2026-03-02T09:00:00Z", "comment": "Took three days; nobody called back."}
+    event = decode(enc(doc), b"T-1")
+    assert isinstance(event, Event) and event.comment == "Took three days; nobody called back."
 
 
 def test_heartbeat_needs_no_ticket_and_no_key() -> None:

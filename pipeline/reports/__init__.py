@@ -1,0 +1,109 @@
+"""The support manager's reviews: the daily Sev1 debrief, the weekly DSAT review and the monthly SLA report.
+
+:func:`make` reads what a report needs from the topics (:mod:`.source`), computes it (:mod:`.build`, pure)
+and :mod:`.render` presents it as HTML, JSON or CSV. ``sla-pipeline report`` and a worker's ``/reports/``
+pages both come through here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Literal
+
+import orjson
+
+from pipeline.domain.policy import Policy
+from pipeline.reports import build, period, render, source
+from pipeline.settings import Settings
+
+Kind = Literal["debrief", "dsat", "monthly"]
+KINDS: dict[str, period.Kind] = {"debrief": "day", "dsat": "week", "monthly": "month"}
+DAY_MS = 86_400_000
+LOOKBACK_DAYS = 14  # a debrief reads events this far back for its tickets' creation (and their history)
+LOOKAHEAD_DAYS = 7  # ... and this far past the day, to show how its tickets ended
+
+
+_CPU = threading.Lock()  # one report computed at a time: bounded load, and matplotlib's settings are global
+
+
+async def rendered(kind: Kind, span: period.Period, settings: Settings, policy: Policy, fmt: str) -> dict[str, str]:
+    """:func:`make`, then :func:`render.render`, the computing in a thread so a worker's loop keeps going."""
+    doc = await make(kind, span, settings, policy)
+
+    def draw() -> dict[str, str]:
+        with _CPU:
+            return render.render(doc, fmt)
+
+    return await asyncio.to_thread(draw)
+
+
+async def make(kind: Kind, span: period.Period, settings: Settings, policy: Policy) -> dict[str, Any]:
+    """Read the topics and build the report ``kind`` for ``span`` (the building in a thread)."""
+    got = await _read(kind, span, settings)
+
+    def compute() -> dict[str, Any]:
+        with _CPU:
+            return _build(kind, span, got, policy)
+
+    return await asyncio.to_thread(compute)
+
+
+def _build(kind: Kind, span: period.Period, got: dict[str, list], policy: Policy) -> dict[str, Any]:
+    if kind == "debrief":
+        return build.debrief(span, got["events"], got["outcomes"], got["escalations"], policy)
+    if kind == "dsat":
+        return build.dsat_review(span, got["dsat"])
+    return build.monthly(span, got["outcomes"], got["escalations"], got["facts"], policy)
+
+
+async def _read(kind: Kind, span: period.Period, settings: Settings) -> dict[str, list]:
+    from pipeline.app import facts_topic_name  # the internal topic's one name
+
+    kafka = settings.kafka
+    if kind == "debrief":
+        since = span.start_ms - LOOKBACK_DAYS * DAY_MS
+        return await source.gather(kafka, {
+            "events": (settings.topic_events, since, span.end_ms + LOOKAHEAD_DAYS * DAY_MS, source.events),
+            "outcomes": (settings.topic_outcomes, since, None, source.outcomes),
+            "escalations": (settings.topic_escalations, since, None, source.escalations),
+        })
+    if kind == "dsat":
+        first = span
+        for _ in range(build.TREND_WEEKS):
+            first = first.previous()
+        return await source.gather(kafka, {"dsat": (settings.topic_dsat, first.start_ms, None, source.dsat_reviews)})
+    return await source.gather(kafka, {
+        "outcomes": (settings.topic_outcomes, span.start_ms, None, source.outcomes),
+        "escalations": (settings.topic_escalations, span.start_ms, None, source.escalations),
+        "facts": (facts_topic_name(settings), span.end_ms - 31 * DAY_MS, None, source.facts),
+    })
+
+
+_TYPES = {"html": "text/html; charset=utf-8", "json": "application/json", "csv": "text/csv; charset=utf-8"}
+_PARAM = {"debrief": "date", "dsat": "week", "monthly": "month"}
+
+
+def web_handler(settings: Settings, policy: Policy, now_ms: Any) -> Any:
+    """The worker's ``/reports/<kind>?date=|week=|month=&format=html|json|csv&table=`` answer:
+    (status, content type, body). ``now_ms()`` gives the time for the default period."""
+    from pipeline.errors import PipelineError
+
+    async def answer(kind: str, query: dict[str, str]) -> tuple[int, str, bytes]:
+        fmt = query.get("format", "html")
+        try:
+            if fmt not in _TYPES:
+                raise PipelineError(f"format must be one of {', '.join(_TYPES)}")
+            span = period.parse(KINDS[kind], query.get(_PARAM[kind]), settings.report_timezone, now_ms())
+            files = await rendered(kind, span, settings, policy, fmt)  # type: ignore[arg-type]
+        except PipelineError as exc:
+            return 400, _TYPES["json"], orjson.dumps({"error": str(exc)})
+        if fmt == "csv":
+            tables = {name.removesuffix(".csv"): text for name, text in files.items()}
+            name = query.get("table", next(iter(tables)))
+            if name not in tables:
+                return 400, _TYPES["json"], orjson.dumps({"error": f"table must be one of {', '.join(tables)}"})
+            return 200, _TYPES["csv"], tables[name].encode()
+        return 200, _TYPES[fmt], next(iter(files.values())).encode()
+
+    return answer

@@ -1,0 +1,114 @@
+"""Read what a report needs from the topics, by time, so a report works after a restart and on a worker that
+did not process the period.
+
+Each partition is read from the first record at or after ``since_ms`` (Kafka's ``offsets_for_times`` on
+the record timestamps) up to the end it had when the read began, or, with ``until_ms``, to its first
+record after that. Events carry ``occurred_at`` as their timestamp (the contract), so both bounds hold for
+them. The pipeline's own records are stamped when they were published, never before the instant they
+report, so ``since_ms`` is a safe lower bound for them too; their reader filters by the instant inside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from pipeline.domain.engineers import Fact
+from pipeline.domain.events import Event, decode
+from pipeline.domain.records import DsatReview, Escalation, MalformedRecord, Outcome
+from pipeline.errors import PipelineError
+from pipeline.kafka import client
+from pipeline.kafka.admin import topic_partitions
+from pipeline.kafka.client import KafkaClient
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_FETCH = 16 * 1024 * 1024
+
+
+async def read_between(kafka: KafkaClient | str, topic: str, since_ms: int, until_ms: int | None,
+                       parse: Callable[[bytes | None, bytes | None], T | None], *,
+                       timeout_s: float = 120.0) -> list[T]:
+    """The parsed records of ``topic`` from ``since_ms`` (to ``until_ms`` if given; see the module doc).
+    ``parse(key, value)`` returns None for a record to leave out. A topic that does not exist gives []."""
+    ids = await topic_partitions(kafka, topic)
+    if not ids:
+        return []
+    consumer = AIOKafkaConsumer(**client.options(kafka), group_id=None, enable_auto_commit=False,
+                                fetch_max_bytes=MAX_FETCH, max_partition_fetch_bytes=MAX_FETCH)
+    await client.connect(consumer, kafka)
+    try:
+        tps = [TopicPartition(topic, p) for p in ids]
+        consumer.assign(tps)
+        starts = await consumer.offsets_for_times({tp: since_ms for tp in tps})
+        ends = await consumer.end_offsets(tps)
+        todo: dict[TopicPartition, int] = {}
+        for tp in tps:
+            found = starts.get(tp)
+            if found is not None and found.offset < ends[tp]:
+                consumer.seek(tp, found.offset)
+                todo[tp] = ends[tp]
+        out: list[T] = []
+        deadline = time.monotonic() + timeout_s
+        while todo:
+            if time.monotonic() > deadline:
+                raise PipelineError(f"{topic}: not read within {timeout_s:g} s (is the broker reachable?)")
+            batch = await consumer.getmany(*todo, timeout_ms=500, max_records=10_000)
+            for tp, records in batch.items():
+                for r in records:
+                    if r.offset >= todo.get(tp, -1) or (until_ms is not None and r.timestamp > until_ms):
+                        todo.pop(tp, None)
+                        break
+                    item = parse(r.key, r.value)
+                    if item is not None:
+                        out.append(item)
+                else:
+                    if records and records[-1].offset + 1 >= todo.get(tp, 0):
+                        todo.pop(tp, None)
+            for tp in [tp for tp in todo if await consumer.position(tp) >= todo[tp]]:
+                todo.pop(tp)
+        return out
+    finally:
+        await consumer.stop()
+
+
+def events(key: bytes | None, value: bytes | None) -> Event | None:
+    """A valid ticket event (the DLQ holds the others)."""
+    got = decode(value, key)
+    return got if isinstance(got, Event) and got.ticket_id is not None else None
+
+
+def _record(cls: type[T], topic: str) -> Callable[[bytes | None, bytes | None], T | None]:
+    def parse(key: bytes | None, value: bytes | None) -> T | None:
+        try:
+            return cls.decode(value)  # type: ignore[attr-defined, no-any-return]
+        except MalformedRecord as exc:
+            log.warning("%s: skipping a record that is not one (%s)", topic, exc)
+            return None
+
+    return parse
+
+
+def facts(key: bytes | None, value: bytes | None) -> Fact | None:
+    try:
+        return Fact.from_bytes(value or b"")
+    except (ValueError, TypeError) as exc:
+        log.warning("engineer facts: skipping a record that is not one (%s)", exc)
+        return None
+
+
+async def gather(kafka: KafkaClient | str, reads: dict[str, tuple[str, int, int | None, Callable]]) -> dict[str, list]:
+    """Several reads at once: name -> (topic, since_ms, until_ms, parse)."""
+    names = list(reads)
+    results = await asyncio.gather(*(read_between(kafka, *reads[n]) for n in names))
+    return dict(zip(names, results, strict=True))
+
+
+outcomes = _record(Outcome, "sla.outcomes")
+escalations = _record(Escalation, "sla.escalations")
+dsat_reviews = _record(DsatReview, "sla.dsat_reviews")
