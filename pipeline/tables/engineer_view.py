@@ -23,14 +23,31 @@ class EngineerView:
     def __init__(self, policy: Policy, *, event_time: bool) -> None:
         self.policy = policy
         self.event_time = event_time
-        self.states: dict[str, EngineerState] = {}
+        self._raw: dict[str, bytes] = {}  # the changelog's latest value per engineer
+        self._decoded: dict[str, EngineerState] = {}  # decoded when asked, until the engineer's next update
 
     def load(self, key: bytes, value: bytes | None) -> None:
+        """Take one changelog record. Decoding waits until someone asks (a scrape, /stackrank): an
+        engineer's state changes with nearly every event, and is read every few seconds at most."""
         engineer = key.decode()
+        self._decoded.pop(engineer, None)
         if value is None:
-            self.states.pop(engineer, None)
+            self._raw.pop(engineer, None)
         else:
-            self.states[engineer] = EngineerState.from_bytes(engineer, value)
+            self._raw[engineer] = value
+
+    @property
+    def states(self) -> dict[str, EngineerState]:
+        """Every engineer's state, decoded (those updated since the last look, now)."""
+        for engineer, raw in self._raw.items():
+            if engineer not in self._decoded:
+                self._decoded[engineer] = EngineerState.from_bytes(engineer, raw)
+        return self._decoded
+
+    @states.setter
+    def states(self, states: dict[str, EngineerState]) -> None:
+        """Replace every state (tests and tools that build a view by hand)."""
+        self._raw, self._decoded = {}, dict(states)
 
     def now(self) -> int:
         """Wall time live; in event time, the newest fact seen (the same on every worker)."""

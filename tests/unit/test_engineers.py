@@ -158,3 +158,57 @@ def test_the_terminal_table_has_every_column_and_lists_the_unranked_last() -> No
     assert text[3].split() == ["unranked", "C", "0.0%", "-", "100.0%", "1m00s", "-", "4", "1", "1"]
     assert "at least 5 surveys and 5 response samples" in text[-1]
 
+
+def test_the_engineer_agent_decodes_a_state_again_only_when_the_table_holds_other_bytes(monkeypatch) -> None:
+    from pipeline.agents.engineers import DecodedStates
+    from pipeline.domain import engineers as domain
+
+    decodes: list[str] = []
+    real = domain.EngineerState.from_bytes.__func__  # type: ignore[attr-defined]
+
+    def counting(cls, engineer_id, data):  # noqa: ANN001, ANN202
+        decodes.append(engineer_id)
+        return real(cls, engineer_id, data)
+
+    monkeypatch.setattr(domain.EngineerState, "from_bytes", classmethod(counting))
+    cache = DecodedStates()
+    fact = domain.Fact("survey", "f1", "E1", T0, "T1", rating="very_satisfied")
+    state = cache.take(b"E1", "E1", None)  # a first sight: nothing to decode
+    assert state.apply(fact)
+    written = state.to_bytes()
+    cache.keep(b"E1", written, state)
+    again = cache.take(b"E1", "E1", bytes(written))  # the table gives back what was written: no decode
+    assert again is state and decodes == []
+    cache.keep(b"E1", written, again)
+    other = domain.EngineerState("E1")  # a recovery or another worker put other bytes there
+    assert other.apply(domain.Fact("review", "f2", "E1", T0, "T1", score=80.0))
+    fresh = cache.take(b"E1", "E1", other.to_bytes())
+    assert decodes == ["E1"] and fresh is not state and fresh.summary(T0, "7d").reviews == 1
+    # taken and not kept (the write failed): the next fact decodes the table's bytes again
+    cache.take(b"E1", "E1", written)
+    assert decodes == ["E1", "E1"]
+
+
+def test_the_stack_rank_view_decodes_an_engineer_only_when_asked_and_only_after_a_change(monkeypatch) -> None:
+    from pipeline.domain import engineers as domain
+    from pipeline.tables.engineer_view import EngineerView
+
+    decodes: list[str] = []
+    real = domain.EngineerState.from_bytes.__func__  # type: ignore[attr-defined]
+
+    def counting(cls, engineer_id, data):  # noqa: ANN001, ANN202
+        decodes.append(engineer_id)
+        return real(cls, engineer_id, data)
+
+    monkeypatch.setattr(domain.EngineerState, "from_bytes", classmethod(counting))
+    view = EngineerView(Policy(), event_time=True)
+    state = domain.EngineerState("E1")
+    for i in range(3):  # three updates arrive between two looks
+        state.apply(domain.Fact("survey", f"f{i}", "E1", T0 + i, "T1", rating="very_satisfied"))
+        view.load(b"E1", state.to_bytes())
+    view.load(b"E2", domain.EngineerState("E2").to_bytes())
+    assert decodes == []
+    assert view.states["E1"].summary(T0 + 5, "7d").surveys == 3 and decodes == ["E1", "E2"]
+    assert view.report("7d")["as_of"] and decodes == ["E1", "E2"]  # nothing changed: nothing decoded
+    view.load(b"E2", None)  # a tombstone
+    assert set(view.states) == {"E1"}
