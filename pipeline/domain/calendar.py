@@ -1,0 +1,194 @@
+"""Business-hours calendars (contract section 9): how much of a span is inside a contract's hours, and when
+a given amount of such time has passed. Pure, exact to the millisecond, and by whole days, never minutes.
+
+A calendar is weekly hours in an IANA time zone (following its daylight-saving changes) and holidays
+(whole local days without hours). Each local day's hours are turned into instants with the zone's rules
+of that day, so a range across a clock change is as long as it really is: ``00:00-24:00`` on the autumn
+change is 25 hours, ``02:00-04:00`` on the spring change is one hour. Range ends are exclusive.
+
+:func:`elapsed` is calendar time between two instants; :func:`reached` is the first instant at which a
+given amount of it has elapsed since a start (the IRT deadline). They are each other's inverse, and
+:func:`elapsed` adds up over adjacent spans.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MINUTE_MS = 60_000
+DAY_MINUTES = 24 * 60
+MAX_DAYS = 3 * 366  # how far :func:`reached` looks for opening hours before it gives up
+_RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+
+class CalendarError(ValueError):
+    """A calendar definition is wrong; ``key`` names where (e.g. ``calendars.emea.hours.mon``)."""
+
+    def __init__(self, key: str, why: str) -> None:
+        self.key = key
+        self.why = why
+        super().__init__(f"{key}: {why}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Calendar:
+    """Weekly opening ranges (minutes from local midnight, start inclusive, end exclusive) per weekday
+    (0 = Monday), in ``zone``, without the ``holidays``."""
+
+    name: str
+    zone: str
+    week: tuple[tuple[tuple[int, int], ...], ...]  # 7 days, each a sorted tuple of (start, end) minutes
+    holidays: frozenset[date] = frozenset()
+
+    def __post_init__(self) -> None:
+        if len(self.week) != 7:
+            raise ValueError("a week has 7 days")
+        if not any(self.week):
+            raise CalendarError(f"calendars.{self.name}.hours", "has no opening hours at all: nothing would "
+                                                                "ever be due")
+
+
+ROUND_THE_CLOCK = Calendar("24x7", "UTC", ((0, DAY_MINUTES),) * 7)
+
+
+def is_24x7(cal: Calendar) -> bool:
+    return cal.week == ROUND_THE_CLOCK.week and not cal.holidays
+
+
+@lru_cache(maxsize=4096)
+def _open_ranges(cal: Calendar, day: date) -> tuple[tuple[int, int], ...]:
+    """The day's opening ranges as instants (epoch ms), in order; () on a holiday or a closed day."""
+    if day in cal.holidays:
+        return ()
+    zone = ZoneInfo(cal.zone)
+    out = []
+    for start, end in cal.week[day.weekday()]:
+        out.append((_instant(day, start, zone), _instant(day, end, zone)))
+    return tuple(out)
+
+
+def _instant(day: date, minute: int, zone: ZoneInfo) -> int:
+    if minute >= DAY_MINUTES:
+        day, minute = day + timedelta(days=1), minute - DAY_MINUTES
+    local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=zone)
+    # A local time that a spring-forward change skips is read with the offset before the change (Python's
+    # fold=0): 02:30 on that day is 03:30 of the new time, 02:00 is 03:00.
+    return int(local.timestamp() * 1000)
+
+
+def _local_day(at_ms: int, zone: str) -> date:
+    return datetime.fromtimestamp(at_ms / 1000, tz=ZoneInfo(zone)).date()
+
+
+def _ranges_from(cal: Calendar, at_ms: int) -> Iterator[tuple[int, int]]:
+    """Every opening range that ends after ``at_ms``, in order (starting the day before, for ranges that a
+    clock change pushes past midnight)."""
+    day = _local_day(at_ms, cal.zone) - timedelta(days=1)
+    for _ in range(MAX_DAYS + 2):
+        for start, end in _open_ranges(cal, day):
+            if end > at_ms:
+                yield start, end
+        day += timedelta(days=1)
+
+
+def elapsed(cal: Calendar, start_ms: int, end_ms: int) -> int:
+    """Calendar milliseconds in ``[start_ms, end_ms)`` (0 when ``end_ms <= start_ms``)."""
+    if end_ms <= start_ms:
+        return 0
+    if is_24x7(cal):
+        return end_ms - start_ms
+    total = 0
+    day = _local_day(start_ms, cal.zone) - timedelta(days=1)
+    last = _local_day(end_ms, cal.zone) + timedelta(days=1)
+    while day <= last:
+        for open_ms, close_ms in _open_ranges(cal, day):
+            lo, hi = max(open_ms, start_ms), min(close_ms, end_ms)
+            if hi > lo:
+                total += hi - lo
+        day += timedelta(days=1)
+    return total
+
+
+def reached(cal: Calendar, start_ms: int, amount_ms: int) -> int:
+    """The first instant at which ``amount_ms`` of calendar time has elapsed since ``start_ms``: ``start_ms``
+    itself for 0; for a start outside the hours, counting begins at the next opening; an amount that
+    ends exactly at a range's end is due then, not at the next opening."""
+    if amount_ms <= 0:
+        return start_ms
+    if is_24x7(cal):
+        return start_ms + amount_ms
+    left = amount_ms
+    for open_ms, close_ms in _ranges_from(cal, start_ms):
+        lo = max(open_ms, start_ms)
+        if close_ms <= lo:
+            continue
+        if left <= close_ms - lo:
+            return lo + left
+        left -= close_ms - lo
+    raise CalendarError(f"calendars.{cal.name}", f"has too few opening hours: {amount_ms} ms are not reached "
+                                                 f"within {MAX_DAYS} days")
+
+
+# --- the policy file's [calendars.NAME] tables ------------------------------------------------------
+
+def parse(name: str, doc: Mapping[str, Any]) -> Calendar:
+    """A calendar from its policy table; a CalendarError naming the key for anything wrong."""
+    key = f"calendars.{name}"
+    if not isinstance(doc, Mapping):
+        raise CalendarError(key, "must be a table with timezone, hours and holidays")
+    unknown = sorted(set(doc) - {"timezone", "hours", "holidays"})
+    if unknown:
+        raise CalendarError(f"{key}.{unknown[0]}", "is not a calendar setting (timezone, hours, holidays)")
+    zone = doc.get("timezone")
+    if not isinstance(zone, str):
+        raise CalendarError(f"{key}.timezone", "must name an IANA time zone such as Europe/Berlin")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CalendarError(f"{key}.timezone", f"is not an IANA time zone: {zone!r}") from None
+    hours = doc.get("hours", {})
+    if not isinstance(hours, Mapping):
+        raise CalendarError(f"{key}.hours", "must be a table of days (mon ... sun) to lists of \"HH:MM-HH:MM\"")
+    for day_name in hours:
+        if day_name not in DAY_NAMES:
+            raise CalendarError(f"{key}.hours.{day_name}", f"is not a day; days are {', '.join(DAY_NAMES)}")
+    week = tuple(_day_ranges(f"{key}.hours.{d}", hours.get(d, [])) for d in DAY_NAMES)
+    holidays = doc.get("holidays", [])
+    if not isinstance(holidays, list):
+        raise CalendarError(f"{key}.holidays", "must be a list of days such as \"2026-12-24\"")
+    days = set()
+    for i, raw in enumerate(holidays):
+        try:
+            days.add(raw if isinstance(raw, date) else date.fromisoformat(str(raw)))
+        except ValueError:
+            raise CalendarError(f"{key}.holidays[{i}]", f"is not a day such as \"2026-12-24\": {raw!r}") from None
+    return Calendar(name, zone, week, frozenset(days))
+
+
+def _day_ranges(key: str, raw: Any) -> tuple[tuple[int, int], ...]:
+    if not isinstance(raw, list):
+        raise CalendarError(key, "must be a list of ranges such as [\"08:00-18:00\"]")
+    ranges = []
+    for i, text in enumerate(raw):
+        m = _RANGE.match(text) if isinstance(text, str) else None
+        if m is None:
+            raise CalendarError(f"{key}[{i}]", f"must be a range such as \"08:00-18:00\", got {text!r}")
+        h1, m1, h2, m2 = (int(g) for g in m.groups())
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if h1 > 23 or m1 > 59 or m2 > 59 or end > DAY_MINUTES or (h2 == 24 and m2 != 0):
+            raise CalendarError(f"{key}[{i}]", f"is not a time of day: {text!r} (00:00 to 24:00)")
+        if end <= start:
+            raise CalendarError(f"{key}[{i}]", f"ends before it starts: {text!r}")
+        ranges.append((start, end))
+    ranges.sort()
+    for (_, end), (start, _) in zip(ranges, ranges[1:], strict=False):
+        if start < end:
+            raise CalendarError(key, "has overlapping ranges")
+    return tuple(ranges)
