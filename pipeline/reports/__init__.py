@@ -14,7 +14,7 @@ from typing import Any, Literal
 import orjson
 
 from pipeline.domain.policy import Policy
-from pipeline.reports import build, period, render, source
+from pipeline.reports import build, debrief, period, render, source
 from pipeline.settings import Settings
 
 Kind = Literal["debrief", "dsat", "monthly"]
@@ -51,7 +51,7 @@ async def make(kind: Kind, span: period.Period, settings: Settings, policy: Poli
 
 def _build(kind: Kind, span: period.Period, got: dict[str, list], policy: Policy) -> dict[str, Any]:
     if kind == "debrief":
-        return build.debrief(span, got["events"], got["outcomes"], got["escalations"], policy)
+        return debrief.debrief(span, got["events"], got["outcomes"], got["escalations"], policy)
     if kind == "dsat":
         return build.dsat_review(span, got["dsat"])
     return build.monthly(span, got["outcomes"], got["escalations"], got["facts"], policy)

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from pipeline.domain.policy import Policy
 from pipeline.domain.timefmt import parse_rfc3339_ms
-from pipeline.reports import build, period
+from pipeline.reports import build, debrief, period
 from pipeline.simulate.generator import events
 from pipeline.simulate.profile import load_profile
 from tests.integration import browser
@@ -56,7 +56,7 @@ async def publish(bootstrap: str, topic: str, docs: list[dict], partitions: int 
 def expected(kind: str, core) -> dict:  # noqa: ANN001
     span = period.parse({"debrief": "day", "dsat": "week", "monthly": "month"}[kind], PERIODS[kind][1], ZONE, 0)
     if kind == "debrief":
-        return build.debrief(span, core.events, core.outcomes, core.escalations, Policy())
+        return debrief.debrief(span, core.events, core.outcomes, core.escalations, Policy())
     if kind == "dsat":
         return build.dsat_review(span, core.dsat)
     return build.monthly(span, core.outcomes, core.escalations, core.facts, Policy())
@@ -104,8 +104,8 @@ async def test_reports_from_the_topics_equal_the_pure_core_and_render_in_a_brows
         request = urllib.request.Request(url, headers={"Authorization": "Bearer s3cret-token"})
         with urllib.request.urlopen(request, timeout=120) as resp:
             assert orjson.loads(resp.read()) == want
-    debrief = orjson.loads((out / "debrief-2026-03-03.json").read_bytes())
-    assert debrief["summary"]["tickets"] > 0 and debrief["summary"]["irt_breaches"] > 0  # a day worth debriefing
+    day_report = orjson.loads((out / "debrief-2026-03-03.json").read_bytes())
+    assert day_report["summary"]["tickets"] > 0 and day_report["summary"]["irt_breaches"] > 0  # a day worth debriefing
     assert any(r["comment"] for r in orjson.loads((out / "dsat-2026-W10.json").read_bytes())["reviews"])
     assert (out / "monthly-2026-03.irt_compliance.csv").read_text().startswith("scope,key,tickets,met,breached")
 

@@ -11,7 +11,7 @@ from pipeline.domain.policy import Policy
 from pipeline.domain.records import DsatReview
 from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 from pipeline.errors import ConfigError
-from pipeline.reports import build, period, render
+from pipeline.reports import build, debrief, period, render
 from tests.scenario import core_records
 
 MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
@@ -88,7 +88,7 @@ def debrief_day() -> tuple[period.Period, list[dict]]:
 def test_the_debrief_holds_each_sev1_or_bizcrit_ticket_of_the_day_with_what_went_wrong_on_top() -> None:
     day, docs = debrief_day()
     core = core_records(docs)
-    report = build.debrief(day, core.events, core.outcomes, core.escalations, Policy())
+    report = debrief.debrief(day, core.events, core.outcomes, core.escalations, Policy())
     by_id = {t["ticket_id"]: t for t in report["tickets"]}
     assert list(by_id) == ["A", "B", "E"]  # the breach first; C (Sev3) and D (closed the day before) are not in it
     a, b, e = by_id["A"], by_id["B"], by_id["E"]
@@ -195,7 +195,7 @@ def test_the_monthly_report_counts_compliance_percentiles_rungs_and_the_stack_ra
 def test_an_empty_period_gives_an_honest_empty_report_in_every_format(kind: str) -> None:
     policy = Policy()
     if kind == "debrief":
-        report = build.debrief(period.parse("day", "2026-03-03", "UTC", 0), [], [], [], policy)
+        report = debrief.debrief(period.parse("day", "2026-03-03", "UTC", 0), [], [], [], policy)
         empty = "No ticket was Sev1 or BizCrit on this day."
     elif kind == "dsat":
         report = build.dsat_review(period.parse("week", "2026-W10", "UTC", 0), [])
@@ -213,7 +213,7 @@ def test_an_html_report_is_one_self_contained_page_with_drawn_charts() -> None:
     day, docs = debrief_day()
     core = core_records(docs)
     pages = {
-        "debrief": render.html(build.debrief(day, core.events, core.outcomes, core.escalations, Policy())),
+        "debrief": render.html(debrief.debrief(day, core.events, core.outcomes, core.escalations, Policy())),
         "dsat": render.html(build.dsat_review(period.parse("week", "2026-W10", "UTC", 0),
                                               [review(1, "2026-03-03T10:00:00.000Z")])),
         "monthly": render.html(build.monthly(period.parse("month", "2026-03", "UTC", 0), core.outcomes,
