@@ -24,14 +24,17 @@ from pipeline.domain.timefmt import format_rfc3339_ms  # noqa: E402
 Row = tuple[str, int | None, bytes | None, bytes]  # topic, partition (None: by key), key, value
 
 
-async def produce_all(bootstrap: str, rows: Iterable[Row]) -> None:
-    """Send every row, in order, waiting for the broker's acks 20,000 at a time."""
+async def produce_all(bootstrap: str, rows: Iterable[Row], stamp: Callable[[Row], int | None] | None = None) -> None:
+    """Send every row, in order, waiting for the broker's acks 20,000 at a time; ``stamp(row)`` gives a
+    row's record timestamp (default: the producer's clock)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks=1)
     await producer.start()
     try:
         pending = []
-        for topic, partition, key, value in rows:
-            pending.append(await producer.send(topic, value, key=key, partition=partition))
+        for row in rows:
+            topic, partition, key, value = row
+            pending.append(await producer.send(topic, value, key=key, partition=partition,
+                                               timestamp_ms=None if stamp is None else stamp(row)))
             if len(pending) >= 20_000:
                 await asyncio.gather(*pending)
                 pending.clear()

@@ -26,9 +26,8 @@ import time
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
-from common import ROOT, Row, read_all, write_result
+from common import ROOT, Row, produce_all, read_all, write_result
 
 from pipeline.domain.clock import EventPartitionClock, ManualClock
 from pipeline.domain.policy import Policy
@@ -84,19 +83,11 @@ def simulate(days: int) -> tuple[list[Row], int]:
 async def publish(bootstrap: str, rows: list[Row]) -> None:
     """Events stamped with occurred_at (the contract), the pipeline's records with their publication time."""
     await ensure_topics(bootstrap, {t: PARTITIONS for t in TOPICS.values()})
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks=1)
-    await producer.start()
-    try:
-        pending = []
-        for topic, p, key, value in rows:
-            stamp = parse_rfc3339_ms(orjson.loads(value)["occurred_at"]) if topic == TOPICS["events"] else None
-            pending.append(await producer.send(topic, value, key=key, partition=p, timestamp_ms=stamp))
-            if len(pending) >= 20_000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
+
+    def stamp(row: Row) -> int | None:
+        return parse_rfc3339_ms(orjson.loads(row[3])["occurred_at"]) if row[0] == TOPICS["events"] else None
+
+    await produce_all(bootstrap, rows, stamp)
 
 
 def report(kind: str, flag: str, value: str, bootstrap: str, out: Path) -> float:

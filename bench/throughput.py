@@ -137,36 +137,29 @@ def faust_floor(bootstrap: str, n: int, work: Path, port: int, *, with_io: bool 
     """Seconds a bare Faust agent takes from its first record to its n-th (``with_io``: plus one table write
     and one send per record)."""
     name = "floor-io" if with_io else "floor"
-    floor = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "faust_floor.py"), "--bootstrap", bootstrap, "--events", str(n),
-         "--data-dir", str(work / f"{name}-data"), "--web-port", str(port), *(["--with-io"] if with_io else [])],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=open(work / f"{name}.log", "wb"), text=True,  # noqa: SIM115
-        start_new_session=True)
-    try:
-        line = floor.stdout.readline()  # type: ignore[union-attr]
-        if not line:
-            raise SystemExit(f"the Faust floor exited without a result; see {work / f'{name}.log'}")
-        return float(json.loads(line)["seconds"])
-    finally:
-        stop([floor])
+    return timed_child([sys.executable, str(ROOT / "bench" / "faust_floor.py"), "--bootstrap", bootstrap,
+                        "--events", str(n), "--data-dir", str(work / f"{name}-data"), "--web-port", str(port),
+                        *(["--with-io"] if with_io else [])], work / f"{name}.log", "the Faust floor")
 
 
 def quix_reference(bootstrap: str, n: int, work: Path) -> float:
     """Seconds the quix-streams reference takes from its first record to its n-th."""
-    python = quix_python()
-    log = work / "quix.log"
-    quix = subprocess.Popen(
-        [str(python), str(ROOT / "bench" / "quix_reference.py"), "--bootstrap", bootstrap, "--events", str(n),
-         "--state-dir", str(work / "quix-state")],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=open(log, "wb"), text=True,  # noqa: SIM115
-        start_new_session=True)
+    return timed_child([str(quix_python()), str(ROOT / "bench" / "quix_reference.py"), "--bootstrap", bootstrap,
+                        "--events", str(n), "--state-dir", str(work / "quix-state")], work / "quix.log",
+                       "the quix-streams reference")
+
+
+def timed_child(cmd: list[str], log: Path, what: str) -> float:
+    """Run a harness that prints one JSON line ``{"events": n, "seconds": s}`` when done; its seconds."""
+    child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=open(log, "wb"),  # noqa: SIM115
+                             text=True, start_new_session=True)
     try:
-        line = quix.stdout.readline()  # type: ignore[union-attr]
+        line = child.stdout.readline()  # type: ignore[union-attr]
         if not line:
-            raise SystemExit(f"the quix-streams reference exited without a result; see {log}")
+            raise SystemExit(f"{what} exited without a result; see {log}")
         return float(json.loads(line)["seconds"])
     finally:
-        stop([quix])
+        stop([child])
 
 
 def main() -> int:

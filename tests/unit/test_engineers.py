@@ -159,18 +159,24 @@ def test_the_terminal_table_has_every_column_and_lists_the_unranked_last() -> No
     assert "at least 5 surveys and 5 response samples" in text[-1]
 
 
-def test_the_engineer_agent_decodes_a_state_again_only_when_the_table_holds_other_bytes(monkeypatch) -> None:
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The engineer ids whose state is decoded from bytes, in order, while the test runs."""
+    seen: list[str] = []
+    real = EngineerState.from_bytes.__func__  # type: ignore[attr-defined]
+
+    def counting(cls, engineer_id, data):  # noqa: ANN001, ANN202
+        seen.append(engineer_id)
+        return real(cls, engineer_id, data)
+
+    monkeypatch.setattr(EngineerState, "from_bytes", classmethod(counting))
+    return seen
+
+
+def test_the_engineer_agent_decodes_a_state_again_only_when_the_table_holds_other_bytes(decodes: list[str]) -> None:
     from pipeline.agents.engineers import DecodedStates
     from pipeline.domain import engineers as domain
 
-    decodes: list[str] = []
-    real = domain.EngineerState.from_bytes.__func__  # type: ignore[attr-defined]
-
-    def counting(cls, engineer_id, data):  # noqa: ANN001, ANN202
-        decodes.append(engineer_id)
-        return real(cls, engineer_id, data)
-
-    monkeypatch.setattr(domain.EngineerState, "from_bytes", classmethod(counting))
     cache = DecodedStates()
     fact = domain.Fact("survey", "f1", "E1", T0, "T1", rating="very_satisfied")
     state = cache.take(b"E1", "E1", None)  # a first sight: nothing to decode
@@ -189,18 +195,10 @@ def test_the_engineer_agent_decodes_a_state_again_only_when_the_table_holds_othe
     assert decodes == ["E1", "E1"]
 
 
-def test_the_stack_rank_view_decodes_an_engineer_only_when_asked_and_only_after_a_change(monkeypatch) -> None:
+def test_the_stack_rank_view_decodes_an_engineer_only_when_asked_and_only_after_a_change(decodes: list[str]) -> None:
     from pipeline.domain import engineers as domain
     from pipeline.tables.engineer_view import EngineerView
 
-    decodes: list[str] = []
-    real = domain.EngineerState.from_bytes.__func__  # type: ignore[attr-defined]
-
-    def counting(cls, engineer_id, data):  # noqa: ANN001, ANN202
-        decodes.append(engineer_id)
-        return real(cls, engineer_id, data)
-
-    monkeypatch.setattr(domain.EngineerState, "from_bytes", classmethod(counting))
     view = EngineerView(Policy(), event_time=True)
     state = domain.EngineerState("E1")
     for i in range(3):  # three updates arrive between two looks
