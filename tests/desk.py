@@ -43,8 +43,8 @@ class Desk:
         return self._collect(self.proc.handle(self.feed.record(doc), self.store))
 
     def create(self, tid: str = "T1", at: int = T0, severity: int = 1, **fields: object) -> list[Outcome]:
-        return self.send("ticket.created", tid, at, severity=severity, product="automation", customer_id="C1",
-                         **fields)
+        fields = {"product": "automation", "customer_id": "C1", **fields}
+        return self.send("ticket.created", tid, at, severity=severity, **fields)
 
     def clock_to(self, at: int) -> list[Outcome]:
         """Live mode: move the wall clock and let the timer tick."""

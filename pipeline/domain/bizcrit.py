@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from pipeline.domain import calendar
 from pipeline.domain.events import Event
 from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState
@@ -83,10 +84,12 @@ def rung_instants(state: TicketState, policy: Policy) -> list[tuple[int, str, in
     if state.bizcrit_since is None:
         return []
     rungs: list[tuple[int, int, str, int]] = []  # (instant, ladder order for ties, kind, level)
-    if state.first_response_at is None:  # IRT rungs only while unanswered
+    if state.first_response_at is None:  # IRT rungs only while unanswered: shares of its calendar's time
         target = policy.irt_target_ms(state.severity, state.fastlane)  # type: ignore[arg-type]
+        cal = policy.calendar_for(state.severity, state.product, state.fastlane)  # type: ignore[arg-type]
         for order, ((kind, level), share) in enumerate(zip(IRT_RUNGS, policy.irt_rungs, strict=True)):
-            rungs.append((state.created_at + int(target * share), order, kind, level))  # type: ignore[operator]
+            rungs.append((calendar.reached(cal, state.created_at, int(target * share)), order, kind, level))  # type: ignore[arg-type]
+    # BizCrit rungs: always round the clock (a Sev1 is worked 24x7), whatever the calendar
     for order, ((kind, level), after) in enumerate(zip(BIZCRIT_RUNGS, policy.bizcrit_rungs_ms, strict=True), 3):
         rungs.append((state.bizcrit_since + after, order, kind, level))
     done = set(state.escalated)
@@ -120,11 +123,12 @@ def _emit(state: TicketState, kind: str, level: int, at: int, policy: Policy, re
     state.escalated.append(f"{kind}:{level}")
     deadline = budget = None
     target = policy.irt_target_ms(state.severity, state.fastlane)  # type: ignore[arg-type]
+    cal = policy.calendar_for(state.severity, state.product, state.fastlane)  # type: ignore[arg-type]
     if state.first_response_at is None:
-        deadline = state.created_at + target  # type: ignore[operator]
-        budget = round((at - state.created_at) / target, 4)  # type: ignore[operator]
+        deadline = calendar.reached(cal, state.created_at, target)  # type: ignore[arg-type]
+        budget = round(calendar.elapsed(cal, state.created_at, at) / target, 4)  # type: ignore[arg-type]
     return Escalation(kind, level, state.cycle, state.severity, at, deadline, budget,  # type: ignore[arg-type]
-                      state.engineer_id, reason or _reason(state, kind, level, at, target, budget))
+                      state.engineer_id, reason or _reason(state, kind, level, at, target, budget, cal))
 
 
 def _label(state: TicketState) -> str:
@@ -132,9 +136,13 @@ def _label(state: TicketState) -> str:
     return f"Sev{state.severity}{lane} ticket {state.ticket_id} ({state.product}, customer {state.customer_id})"
 
 
-def _reason(state: TicketState, kind: str, level: int, at: int, target: int, budget: float | None) -> str:
+def _reason(state: TicketState, kind: str, level: int, at: int, target: int, budget: float | None,
+            cal: calendar.Calendar) -> str:
     if kind in (IRT_AT_RISK, IRT_BREACHED):
         waited = duration(at - state.created_at)  # type: ignore[operator]
+        if not calendar.is_24x7(cal):
+            counted = duration(calendar.elapsed(cal, state.created_at, at))  # type: ignore[arg-type]
+            waited = f"{waited} ({counted} of them in its {cal.name} calendar's hours)"
         verb = "has breached its" if kind == IRT_BREACHED else f"has used {budget:.0%} of its"
         return f"{_label(state)} is unanswered after {waited} and {verb} {duration(target)} IRT target"
     stint = duration(at - state.bizcrit_since)  # type: ignore[operator]

@@ -5,9 +5,10 @@ metrics read it at scrape time with each partition's clock.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
-from pipeline.domain import bizcrit, sla
+from pipeline.domain import bizcrit, calendar, sla
 from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState
 
@@ -17,7 +18,8 @@ NowOf = Callable[[int], "int | None"]  # partition -> its clock's now (None befo
 class OpenTickets:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
-        self._unanswered: dict[int, dict[str, tuple[int, int, int]]] = {}  # p -> tid -> (sev, created, deadline)
+        # p -> tid -> (severity, at risk from, deadline): instants, in the ticket's calendar
+        self._unanswered: dict[int, dict[str, tuple[int, int, int]]] = {}
         self._bizcrit: dict[int, dict[str, int]] = {}  # p -> tid -> BizCrit since
 
     def clear(self) -> None:
@@ -36,7 +38,10 @@ class OpenTickets:
         if deadline is None:
             unanswered.pop(state.ticket_id, None)
         else:
-            unanswered[state.ticket_id] = (state.severity, state.created_at, deadline)  # type: ignore[assignment]
+            target = sla.irt_target(state, self.policy)
+            at_risk = calendar.reached(sla.calendar_of(state, self.policy), state.created_at,  # type: ignore[arg-type]
+                                       math.ceil(self.policy.at_risk_fraction * target))
+            unanswered[state.ticket_id] = (state.severity, at_risk, deadline)  # type: ignore[assignment]
 
     def forget(self, state: TicketState) -> None:
         self._bizcrit.get(state.partition, {}).pop(state.ticket_id, None)
@@ -46,15 +51,15 @@ class OpenTickets:
         return sum(len(u) for u in self._unanswered.values())
 
     def at_risk_counts(self, now_of: NowOf) -> dict[int, int]:
-        """Unanswered, not yet breached tickets that used at least the at-risk share of their budget."""
+        """Unanswered, not yet breached tickets that used at least the at-risk share of their budget (a share of
+        calendar time: a business-hours ticket does not become at risk over a weekend)."""
         counts: dict[int, int] = {}
-        fraction = self.policy.at_risk_fraction
         for partition, tickets in self._unanswered.items():
             now = now_of(partition)
             if now is None:
                 continue
-            for severity, created, deadline in tickets.values():
-                if created + fraction * (deadline - created) <= now <= deadline:
+            for severity, at_risk, deadline in tickets.values():
+                if at_risk <= now <= deadline:
                     counts[severity] = counts.get(severity, 0) + 1
         return counts
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.domain import calendar
 from pipeline.domain.events import DSAT_RATINGS, Event
 from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState, event_digest, pack_digests, unpack_digests
@@ -71,9 +72,13 @@ def facts_for(state: TicketState, event: Event, at: int, policy: Policy) -> list
         if state.sample_engineer == event.engineer_id:
             value = max(0, at - state.sample_start)
             target = policy.irt_target_ms(state.severity, state.fastlane)  # type: ignore[arg-type]
+            # within its target in the ticket's calendar: an answer on Monday morning to a Friday-evening
+            # assignment is not late on a business-hours contract
+            counted = calendar.elapsed(policy.calendar_for(state.severity, state.product, state.fastlane),  # type: ignore[arg-type]
+                                       state.sample_start, at)
             state.sample_start = state.sample_engineer = None
             return [Fact("sample", fact_id, event.engineer_id, at, state.ticket_id, value_ms=value,  # type: ignore[arg-type]
-                         within=value <= target)]
+                         within=counted <= target)]
     elif event.type == "ticket.survey_submitted":
         engineer = event.engineer_id or state.engineer_id
         if engineer:

@@ -13,11 +13,28 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from pipeline.domain import calendar
+from pipeline.domain.calendar import ROUND_THE_CLOCK, Calendar, CalendarError
 from pipeline.errors import ConfigError
 
 MINUTE_MS = 60_000
 SEVERITIES = (1, 2, 3, 4)
 SEVERITY_NAMES = {1: "Urgent", 2: "High", 3: "Normal", 4: "Low"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CalendarRule:
+    """``[calendar_for] rules`` entry: each criterion left out matches anything."""
+
+    calendar: Calendar
+    severities: frozenset[int] | None = None
+    products: frozenset[str] | None = None
+    fastlane: bool | None = None
+
+    def matches(self, severity: int, product: str | None, fastlane: bool) -> bool:
+        return ((self.severities is None or severity in self.severities)
+                and (self.products is None or product in self.products)
+                and (self.fastlane is None or fastlane == self.fastlane))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +58,20 @@ class Policy:
     wall_future_ms: int = 5 * MINUTE_MS
     input_silent_ms: int = 60 * MINUTE_MS  # no ticket event this long while workers run: alert (SLAInputSilent)
     event_future_ms: int = 7 * 24 * 60 * MINUTE_MS
+    # Business-hours calendars (contract section 9): the first matching rule chooses a ticket's calendar;
+    # without rules every ticket is counted round the clock, and outcomes are as in v1.
+    calendar_rules: tuple[CalendarRule, ...] = ()
+
+    def calendar_for(self, severity: int, product: str | None, fastlane: bool) -> Calendar:
+        for rule in self.calendar_rules:
+            if rule.matches(severity, product, fastlane):
+                return rule.calendar
+        return ROUND_THE_CLOCK
+
+    @property
+    def uses_calendars(self) -> bool:
+        """Whether outcomes name their calendar (only when the policy defines calendar rules)."""
+        return bool(self.calendar_rules)
 
     def irt_target_ms(self, severity: int, fastlane: bool) -> int:
         target = self.irt_targets_ms[severity]
@@ -118,9 +149,65 @@ def _from_doc(doc: dict[str, Any], where: str) -> Policy:
                             * 3_600_000),
         input_silent_ms=int(reader.number("alerts.input_silent_minutes", base.input_silent_ms / MINUTE_MS, low=1,
                                           integer=True) * MINUTE_MS),
+        calendar_rules=_calendar_rules(reader),
     )
     reader.refuse_unknown()
     return policy
+
+
+def _calendar_rules(reader: _Reader) -> tuple[CalendarRule, ...]:
+    """``[calendars.NAME]`` tables and ``[calendar_for] rules`` (contract section 9); errors name the key."""
+    where = reader.where
+    tables = reader.table("calendars")
+    calendars = {ROUND_THE_CLOCK.name: ROUND_THE_CLOCK}
+    for name, table in tables.items():
+        if name == ROUND_THE_CLOCK.name:
+            raise ConfigError(f"{where}: calendars.{name}", "is the built-in round-the-clock calendar; choose "
+                                                            "another name")
+        try:
+            calendars[name] = calendar.parse(name, table)
+        except CalendarError as exc:
+            raise ConfigError(f"{where}: {exc.key}", exc.why) from None
+    section = reader.table("calendar_for")
+    unknown = sorted(set(section) - {"rules"})
+    if unknown:
+        raise ConfigError(f"{where}: calendar_for.{unknown[0]}", "is not a setting; [calendar_for] has rules")
+    raw_rules = section.get("rules", [])
+    if not isinstance(raw_rules, list):
+        raise ConfigError(f"{where}: calendar_for.rules", "must be a list of rules such as "
+                                                          "{ severity = [3, 4], calendar = \"emea\" }")
+    return tuple(_rule(f"{where}: calendar_for.rules[{i}]", raw, calendars) for i, raw in enumerate(raw_rules))
+
+
+def _rule(key: str, raw: Any, calendars: dict[str, Calendar]) -> CalendarRule:
+    if not isinstance(raw, dict):
+        raise ConfigError(key, "must be a table such as { severity = [3, 4], calendar = \"emea\" }")
+    unknown = sorted(set(raw) - {"severity", "product", "fastlane", "calendar"})
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}", "is not a rule setting (severity, product, fastlane, calendar)")
+    name = raw.get("calendar")
+    if not isinstance(name, str):
+        raise ConfigError(f"{key}.calendar", "must name a calendar defined under [calendars] (or \"24x7\")")
+    if name not in calendars:
+        defined = ", ".join(sorted(calendars))
+        raise ConfigError(f"{key}.calendar", f"names no calendar defined under [calendars] (defined: {defined})",
+                          name)
+    severities = raw.get("severity")
+    if severities is not None:
+        severities = severities if isinstance(severities, list) else [severities]
+        if not severities or any(type(s) is not int or s not in SEVERITIES for s in severities):
+            raise ConfigError(f"{key}.severity", "must be a severity from 1 to 4 or a list of them",
+                              raw["severity"])
+    products = raw.get("product")
+    if products is not None:
+        products = products if isinstance(products, list) else [products]
+        if not products or any(not isinstance(p, str) or not p for p in products):
+            raise ConfigError(f"{key}.product", "must be a product name or a list of them", raw["product"])
+    fastlane = raw.get("fastlane")
+    if fastlane is not None and not isinstance(fastlane, bool):
+        raise ConfigError(f"{key}.fastlane", "must be true or false", fastlane)
+    return CalendarRule(calendars[name], None if severities is None else frozenset(severities),
+                        None if products is None else frozenset(products), fastlane)
 
 
 class _Reader:
@@ -139,6 +226,15 @@ class _Reader:
                 return None
             node = node[part]
         return node
+
+    def table(self, dotted: str) -> dict[str, Any]:
+        """A whole table, read as one key (its own parser checks its contents)."""
+        value = self._get(dotted)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{self.where}: {dotted}", "must be a table")
+        return value
 
     def number(self, dotted: str, default: float | None, *, low: float | None = None, high: float | None = None,
                low_open: bool = False, integer: bool = False) -> Any:

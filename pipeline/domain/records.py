@@ -61,17 +61,25 @@ class Outcome:
     outcome: str | None
     decided_at: str
     agent_value_seconds: float | None = None  # TTR only
+    # contract section 9, only when the policy defines calendars: the ticket's calendar; for TTR and TTW
+    # also the span in that calendar's time (value_seconds stays wall time)
+    calendar: str | None = None
+    calendar_value_seconds: float | None = None
 
     @classmethod
     def of(cls, state: TicketState, d: sla.Decision) -> Outcome:
         return cls(f"{state.ticket_id}:{d.metric}:{d.cycle}", state.ticket_id, d.metric, d.cycle, d.severity,
                    state.product, state.customer_id, state.fastlane, d.engineer_id, _seconds(d.target_ms),
-                   _seconds(d.value_ms), d.outcome, format_rfc3339_ms(d.decided_at), _seconds(d.agent_value_ms))
+                   _seconds(d.value_ms), d.outcome, format_rfc3339_ms(d.decided_at), _seconds(d.agent_value_ms),
+                   d.calendar, _seconds(d.calendar_value_ms))
 
     def encode(self) -> bytes:
-        if self.agent_value_seconds is not None:
-            return orjson.dumps(self)
+        """The base fields, then each optional one only when it has a value (v1 readers see v1 records)."""
         doc: dict[str, Any] = {name: getattr(self, name) for name in _OUTCOME_BASE}
+        for name in _OUTCOME_OPTIONAL:
+            value = getattr(self, name)
+            if value is not None:
+                doc[name] = value
         return orjson.dumps(doc)
 
     @classmethod
@@ -79,7 +87,8 @@ class Outcome:
         return _decode(cls, raw)
 
 
-_OUTCOME_BASE = tuple(f.name for f in dataclasses.fields(Outcome))[:-1]  # all but agent_value_seconds
+_OUTCOME_OPTIONAL = ("agent_value_seconds", "calendar", "calendar_value_seconds")
+_OUTCOME_BASE = tuple(f.name for f in dataclasses.fields(Outcome) if f.name not in _OUTCOME_OPTIONAL)
 
 
 @dataclasses.dataclass(slots=True, unsafe_hash=True)  # not frozen: built per event, 5x cheaper (nothing mutates it)

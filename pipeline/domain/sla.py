@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from pipeline.domain import calendar
+from pipeline.domain.calendar import Calendar
 from pipeline.domain.events import Event
 from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState
@@ -33,17 +35,26 @@ class Decision:
     decided_at: int
     engineer_id: str | None
     agent_value_ms: int | None = None
+    calendar: str | None = None  # the ticket's calendar, when the policy defines calendars
+    calendar_value_ms: int | None = None  # TTR/TTW: the same span in that calendar's time
 
     @property
     def key(self) -> str:
         return f"{self.metric}:{self.cycle}"
 
 
+def calendar_of(state: TicketState, policy: Policy) -> Calendar:
+    """The calendar the ticket's IRT is counted in: chosen by its current severity, product and FastLane."""
+    return policy.calendar_for(state.severity, state.product, state.fastlane)  # type: ignore[arg-type]
+
+
 def irt_deadline(state: TicketState, policy: Policy) -> int | None:
-    """When the unanswered ticket breaches IRT, or None once IRT is decided."""
+    """When the unanswered ticket breaches IRT, or None once IRT is decided: the first instant at which its
+    calendar's time since creation reaches the target (round the clock: creation plus the target)."""
     if state.created_at is None or state.irt_outcome is not None or state.severity is None:
         return None
-    return state.created_at + policy.irt_target_ms(state.severity, state.fastlane)
+    return calendar.reached(calendar_of(state, policy), state.created_at,
+                            policy.irt_target_ms(state.severity, state.fastlane))
 
 
 def irt_target(state: TicketState, policy: Policy) -> int:
@@ -153,7 +164,7 @@ def _workaround(state: TicketState, event: Event, at: int, policy: Policy) -> li
     decisions = []
     if state.ttw_at is None and state.resolved_at is None:
         state.ttw_at = at
-        decisions.append(_cycle_outcome(state, TTW, at, event.engineer_id))
+        decisions.append(_cycle_outcome(state, TTW, at, event.engineer_id, policy))
     if state.severity == 1:  # a workaround makes a Sev1 a Sev2 (it leaves BizCrit)
         decisions += _set_severity(state, 2, at, policy)
     return decisions
@@ -168,8 +179,8 @@ def _resolved(state: TicketState, event: Event, at: int, policy: Policy) -> list
     decisions = []
     if state.ttw_at is None:  # resolved before any workaround: TTW ends here too
         state.ttw_at = at
-        decisions.append(_cycle_outcome(state, TTW, at, event.engineer_id))
-    ttr = _cycle_outcome(state, TTR, at, event.engineer_id)
+        decisions.append(_cycle_outcome(state, TTW, at, event.engineer_id, policy))
+    ttr = _cycle_outcome(state, TTR, at, event.engineer_id, policy)
     decisions.append(dataclasses.replace(ttr, agent_value_ms=ttr.value_ms - state.waiting_ms))  # type: ignore[operator]
     return decisions
 
@@ -209,11 +220,18 @@ _HANDLERS = {
 def _irt(state: TicketState, policy: Policy, outcome: str, decided_at: int, value_ms: int | None,
          engineer_id: str | None) -> Decision:
     state.irt_outcome = outcome
-    return Decision(IRT, 1, state.severity, irt_target(state, policy), value_ms, outcome, decided_at,  # type: ignore[arg-type]
-                    engineer_id)
+    decision = Decision(IRT, 1, state.severity, irt_target(state, policy), value_ms, outcome, decided_at,  # type: ignore[arg-type]
+                        engineer_id)
+    if policy.uses_calendars:
+        decision.calendar = calendar_of(state, policy).name
+    return decision
 
 
-def _cycle_outcome(state: TicketState, metric: str, at: int, engineer_id: str | None) -> Decision:
+def _cycle_outcome(state: TicketState, metric: str, at: int, engineer_id: str | None, policy: Policy) -> Decision:
     assert state.cycle_start is not None and state.severity is not None
-    return Decision(metric, state.cycle, state.severity, None, at - state.cycle_start, None, at,
-                    engineer_id or state.engineer_id)
+    decision = Decision(metric, state.cycle, state.severity, None, at - state.cycle_start, None, at,
+                        engineer_id or state.engineer_id)
+    if policy.uses_calendars:
+        cal = calendar_of(state, policy)
+        decision.calendar, decision.calendar_value_ms = cal.name, calendar.elapsed(cal, state.cycle_start, at)
+    return decision
