@@ -29,8 +29,13 @@ DSAT_REASONS = ["Workflow: Resolution was delayed", "Reason not clear",
                 "Tech: Product bug/design/functionality/stability/reliability"]
 
 
-def tickets(n: int, seed: int = 7, span_ms: int = 48 * 60 * MIN) -> list[dict]:
-    """Events of ``n`` tickets created over ``span_ms``, sorted by occurred_at."""
+def tickets(n: int, seed: int = 7, span_ms: int = 48 * 60 * MIN, *, start: int = T0,
+            policy: Policy | None = None) -> list[dict]:
+    """Events of ``n`` tickets created over ``span_ms`` from ``start``, sorted by occurred_at. With a
+    ``policy``, first responses come at shares of the IRT budget in each ticket's calendar (as the
+    simulator times them), not of wall time."""
+    from pipeline.domain import calendar
+
     rng = random.Random(seed)
     events: list[tuple[int, int, dict]] = []
     seq = 0
@@ -43,7 +48,7 @@ def tickets(n: int, seed: int = 7, span_ms: int = 48 * 60 * MIN) -> list[dict]:
 
     for i in range(n):
         tid = f"S-{seed}-{i:05d}"
-        created = T0 + rng.randrange(span_ms)
+        created = start + rng.randrange(span_ms)
         severity = rng.choices([1, 2, 3, 4], weights=[5, 20, 50, 25])[0]
         fastlane = rng.random() < 0.1
         product, customer = rng.choice(["desktop", "automation", "plesk"]), f"C{rng.randrange(300)}"
@@ -62,7 +67,9 @@ def tickets(n: int, seed: int = 7, span_ms: int = 48 * 60 * MIN) -> list[dict]:
             answered = None  # never answered
         else:
             late = roll > 0.93
-            answered = created + int(target * (rng.uniform(1.01, 2.5) if late else rng.uniform(0.05, 1.0)))
+            budget_used = int(target * (rng.uniform(1.01, 2.5) if late else rng.uniform(0.05, 1.0)))
+            cal = policy.calendar_for(severity, product, fastlane) if policy else calendar.ROUND_THE_CLOCK
+            answered = calendar.reached(cal, created, budget_used)
             answered = max(answered, t + 1)
             add(answered, {"type": "ticket.responded", "ticket_id": tid, "engineer_id": engineer})
         t = max(t, answered or t) + rng.randrange(1, 60 * MIN)

@@ -14,6 +14,7 @@ import math
 import random
 from collections.abc import Iterator
 
+from pipeline.domain import calendar
 from pipeline.domain.policy import Policy
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.simulate.profile import Profile
@@ -87,26 +88,30 @@ def _lifecycle(rng: random.Random, profile: Profile, product, tid: str, created:
         "type": "ticket.created", "ticket_id": tid, "severity": severity, "product": product.name,
         "customer_id": customer, "fastlane": fastlane, "tier": 1})]
     engineer, tier = rng.choice(engineers)
+    # assignment and first response come at shares of the IRT budget in the ticket's calendar (the policy's
+    # [calendar_for] rules): a business-hours ticket opened on Friday evening is answered on Monday
     target = policy.irt_target_ms(severity, fastlane)
-    t = created + rng.randrange(1, max(2, int(target * 0.3)))
+    cal = policy.calendar_for(severity, product.name, fastlane)
+    t = calendar.reached(cal, created, rng.randrange(1, max(2, int(target * 0.3))))
     out.append((t, {"type": "ticket.assigned", "ticket_id": tid, "engineer_id": engineer, "tier": tier}))
     if rng.random() < life.get("severity_change_share", 0):
         severity = max(1, min(4, severity + rng.choice((-1, 1))))
-        t += rng.randrange(1, max(2, int(target * 0.4)))
+        t = calendar.reached(cal, t, rng.randrange(1, max(2, int(target * 0.4))))
         out.append((t, {"type": "ticket.severity_changed", "ticket_id": tid, "severity": severity}))
         target = policy.irt_target_ms(severity, fastlane)
+        cal = policy.calendar_for(severity, product.name, fastlane)
     roll = rng.random()
     if roll >= life.get("no_response_share", 0):
         late = roll < life.get("no_response_share", 0) + life.get("late_response_share", 0)
         share = rng.uniform(1.02, 3.0) if late else rng.betavariate(2, 3)
-        t = max(t + 1, created + int(target * share))
+        t = max(t + 1, calendar.reached(cal, created, int(target * share)))
         out.append((t, {"type": "ticket.responded", "ticket_id": tid, "engineer_id": engineer}))
     if rng.random() < life.get("waiting_share", 0):
         t += rng.randrange(MIN, 2 * HOUR)
         out.append((t, {"type": "ticket.waiting_on_customer", "ticket_id": tid}))
         t += rng.randrange(10 * MIN, 20 * HOUR)
         out.append((t, {"type": "ticket.customer_replied", "ticket_id": tid}))
-        t += rng.randrange(MIN, int(max(2 * MIN, target)))
+        t = calendar.reached(cal, t, rng.randrange(MIN, int(max(2 * MIN, target))))
         out.append((t, {"type": "ticket.responded", "ticket_id": tid, "engineer_id": engineer}))
     if severity == 1 or rng.random() < life.get("workaround_share", 0):
         t += rng.randrange(5 * MIN, 6 * HOUR)

@@ -1,5 +1,6 @@
 """The SLA engine through a real broker, with the event-time clock: a 2,000-ticket scenario gives exactly
-the pure core's outcomes, with one worker, with two, and across a kill -9."""
+the pure core's outcomes, with one worker, with two, across a kill -9, and with a third of the tickets on
+a business-hours calendar."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import time
 
 import orjson
 
+from pipeline.domain.policy import Policy, load_policy
+from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 from tests import scenario
+from tests.business_hours import POLICY, berlin, in_emea_hours, write_policy
 from tests.integration.conftest import (
     Broker,
     Topics,
@@ -22,13 +26,14 @@ N_TICKETS = 2000
 DAY = 24 * 3_600_000
 
 
-async def publish_scenario(broker: Broker, topics: Topics, docs: list[dict], *, end_beat: bool = True) -> dict:
-    """Produce the scenario's events, then (optionally) a heartbeat on every partition three days after the
+async def publish_scenario(broker: Broker, topics: Topics, docs: list[dict], *, end_beat: bool = True,
+                           end_days: int = 3) -> dict:
+    """Produce the scenario's events, then (optionally) a heartbeat on every partition ``end_days`` after the
     last event, so every deadline has passed. Returns the records as the broker placed them."""
     records = [(d["ticket_id"].encode(), orjson.dumps(d)) for d in docs]
     placed = scenario.by_partition(await produce(broker.bootstrap, topics.events, records), records)
     if end_beat:
-        placed_beats = await beat_every_partition(broker, topics, scenario.last_instant(docs) + 3 * DAY)
+        placed_beats = await beat_every_partition(broker, topics, scenario.last_instant(docs) + end_days * DAY)
         for p, rows in placed_beats.items():
             placed.setdefault(p, []).extend(rows)
     return placed
@@ -43,8 +48,9 @@ async def beat_every_partition(broker: Broker, topics: Topics, at: int) -> dict:
     return placed
 
 
-async def assert_outcomes_match_core(broker: Broker, topics: Topics, placed: dict) -> tuple[dict, dict]:
-    expected, core_metrics = scenario.expected_outputs(placed, topics.events)
+async def assert_outcomes_match_core(broker: Broker, topics: Topics, placed: dict,
+                                     policy: Policy | None = None) -> tuple[dict, dict]:
+    expected, core_metrics = scenario.expected_outputs(placed, topics.events, policy)
     irt = [o for o in expected.values() if o["metric"] == "irt"]
     assert len(irt) == N_TICKETS, "every ticket's deadline passed: one IRT outcome each"
     actual, copies = await collect_unique(broker.bootstrap, topics.outcomes, "outcome_id", want=len(expected))
@@ -126,6 +132,37 @@ async def test_kill_9_mid_stream_loses_no_outcome_and_changes_none(
     await assert_outcomes_match_core(broker, topics, placed)
 
 
+# the emea calendar of tests/business_hours.py for every desktop ticket, whatever its severity: a third
+THIRD_ON_BUSINESS_HOURS = POLICY.split("[calendar_for]")[0] + '[calendar_for]\nrules = [ { product = "desktop", ' \
+                                                             'calendar = "emea" } ]\n'
+
+
+async def test_with_a_third_of_the_tickets_on_business_hours_outcomes_equal_the_pure_core(
+    broker: Broker, topics: Topics, worker_factory, tmp_path,
+) -> None:
+    path = write_policy(tmp_path, THIRD_ON_BUSINESS_HOURS)
+    policy = load_policy(path)
+    worker = worker_factory(SLA_CLOCK="event", SLA_POLICY_FILE=str(path)).start()
+    # created from Friday morning to Monday morning, Berlin time: evenings, a weekend, two mornings
+    docs = scenario.tickets(N_TICKETS, seed=14, span_ms=3 * DAY, start=berlin("2026-03-06T08:00"), policy=policy)
+    created = [d for d in docs if d["type"] == "ticket.created"]
+    share = sum(d["product"] == "desktop" for d in created) / len(created)
+    assert 0.30 < share < 0.37, share
+    placed = await publish_scenario(broker, topics, docs, end_days=7)
+    expected, core_metrics = await assert_outcomes_match_core(broker, topics, placed, policy)
+    eventually(lambda: _same(summed(worker), core_series(core_metrics)))
+    # the scenario did what it is for: business-hours deadlines passed over the weekend fire in the hours
+    irt = [o for o in expected.values() if o["metric"] == "irt"]
+    on_calendar = [o for o in irt if o["calendar"] == "emea"]
+    assert {o["calendar"] for o in irt} == {"emea", "24x7"} and len(on_calendar) / len(irt) == share
+    breached = [parse_rfc3339_ms(o["decided_at"]) for o in on_calendar if o["outcome"] == "breached"]
+    assert len(breached) > 20 and all(in_emea_hours(at) for at in breached)
+    assert any(at >= berlin("2026-03-09T08:00") and (at - berlin("2026-03-06T17:00")) < 3 * DAY for at in breached)
+    ttr = [o for o in expected.values() if o["metric"] == "ttr" and o["calendar"] == "emea"]
+    assert ttr and all(o["calendar_value_seconds"] <= o["value_seconds"] for o in ttr)
+    assert any(o["calendar_value_seconds"] < o["value_seconds"] for o in ttr)
+
+
 def _same(got: dict, want: dict) -> None:
     diff = {k: (got.get(k), v) for k, v in want.items() if got.get(k, 0) != v}
     assert not diff, f"{len(diff)} series differ (got, want), e.g. {list(diff.items())[:4]}"
@@ -134,8 +171,6 @@ def _same(got: dict, want: dict) -> None:
 async def test_live_mode_breaches_at_the_deadline_with_no_further_event(
     broker: Broker, topics: Topics, worker_factory,
 ) -> None:
-    from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
-
     worker = worker_factory().start()  # wall clock
     created = int(time.time() * 1000) - 15 * 60_000 + 4_000  # a Sev1 whose 15 minutes end in 4 s
     doc = {"event_id": "live-1", "type": "ticket.created", "ticket_id": "LIVE-1", "occurred_at":

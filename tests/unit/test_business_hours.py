@@ -5,9 +5,7 @@ outcomes that name their calendar. Each mistake in the policy's calendar section
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,41 +15,18 @@ from pipeline.domain.policy import Policy, load_policy
 from pipeline.domain.ticket import TicketState
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.errors import ConfigError
+from tests.business_hours import berlin, business_hours_policy
 from tests.desk import HOUR, MIN, Desk
-
-POLICY = """
-[calendars.emea]
-timezone = "Europe/Berlin"
-holidays = ["2026-12-24", "2026-12-25", "2026-12-26"]
-# the contract's example writes hours as one inline table over two lines, which TOML 1.1 allows and
-# Python's tomllib (TOML 1.0) refuses; a sub-table says the same
-[calendars.emea.hours]
-mon = ["08:00-18:00"]
-tue = ["08:00-18:00"]
-wed = ["08:00-18:00"]
-thu = ["08:00-18:00"]
-fri = ["08:00-17:00"]
-
-[calendar_for]
-rules = [ { severity = [1], product = "desktop", calendar = "emea" },
-          { severity = [3, 4], calendar = "emea" } ]
-"""
 
 
 @pytest.fixture
 def policy(tmp_path: Path) -> Policy:
-    path = tmp_path / "policy.toml"
-    path.write_text(POLICY)
-    return load_policy(path)
+    return business_hours_policy(tmp_path)
 
 
 @pytest.fixture
 def desk(policy: Policy) -> Desk:
     return Desk(policy=policy)
-
-
-def berlin(local: str) -> int:
-    return int(datetime.fromisoformat(local).replace(tzinfo=ZoneInfo("Europe/Berlin")).timestamp() * 1000)
 
 
 def stamp(local: str) -> str:

@@ -11,6 +11,7 @@ import pytest
 from pipeline.cli.board import Snapshot, render
 from pipeline.domain.events import Event, decode
 from pipeline.domain.records import Escalation
+from pipeline.domain.timefmt import parse_rfc3339_ms
 from pipeline.errors import ConfigError
 from pipeline.simulate.generator import DAY, MONTH, events, rhythm
 from pipeline.simulate.profile import load_profile
@@ -85,3 +86,28 @@ def test_the_board_shows_compliance_against_the_goal_and_the_latest_escalations(
     assert "Sev2  100.00%  ok" in text and "Sev4        -" in text
     assert "Open BizCrit tickets: 3" in text and "tier 3 2" in text
     assert "PAGE  irt_at_risk" in text and "Pages delivered to on-call through Alertmanager: 4" in text
+
+
+def test_business_hours_tickets_are_answered_in_their_calendars_hours(tmp_path: Path) -> None:
+    from tests.business_hours import business_hours_policy, in_emea_hours
+
+    policy = business_hours_policy(tmp_path)
+    week = list(events(load_profile(), 7, START, START + 7 * DAY, policy=policy))
+    created = {d["ticket_id"]: d for d in week if d["type"] == "ticket.created"}
+    changed = {d["ticket_id"] for d in week if d["type"] == "ticket.severity_changed"}
+    first: dict[str, int] = {}
+    for d in week:
+        if d["type"] == "ticket.responded":
+            first.setdefault(d["ticket_id"], parse_rfc3339_ms(d["occurred_at"]))
+
+    def on_emea(doc: dict) -> bool:
+        return policy.calendar_for(doc["severity"], doc["product"], doc["fastlane"]).name == "emea"
+
+    answered = [tid for tid, doc in created.items() if on_emea(doc) and tid in first and tid not in changed]
+    assert len(answered) > 1000
+    assert all(in_emea_hours(first[tid]) for tid in answered)  # in the hours, never at night or weekends
+    round_the_clock = [first[tid] for tid, doc in created.items() if not on_emea(doc) and tid in first]
+    assert not all(in_emea_hours(at) for at in round_the_clock)  # 24x7 tickets are answered at any hour
+    # a Saturday's business-hours tickets wait for Monday
+    saturday = [tid for tid in answered if parse_rfc3339_ms(created[tid]["occurred_at"]) // DAY == START // DAY + 6]
+    assert saturday and all(first[tid] >= START + 8 * DAY for tid in saturday)
