@@ -31,6 +31,8 @@ _DURATION_BUCKETS = (900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 345600,
 class StateView(Protocol):
     def at_risk_counts(self) -> dict[int, int]: ...
 
+    def paused_counts(self) -> dict[int, int]: ...
+
     def window_counts(self) -> dict[tuple[str, int, str], int]: ...
 
     def bizcrit_counts(self) -> dict[str, int]: ...
@@ -150,6 +152,10 @@ class _StateCollector(Collector):
             "sla_irt_at_risk_tickets",
             "Unanswered tickets, not yet breached, that used at least the at-risk share of their IRT budget.",
             labels=["severity"])
+        paused = GaugeMetricFamily(
+            "sla_irt_paused_tickets",
+            "Unanswered tickets, not yet breached, whose business-hours calendar is closed now (IRT clock paused).",
+            labels=["severity"])
         bizcrit = GaugeMetricFamily("sla_bizcrit_open_tickets", "Open BizCrit tickets on this worker's partitions.")
         by_rung = GaugeMetricFamily(
             "sla_bizcrit_open_tickets_by_rung",
@@ -157,10 +163,12 @@ class _StateCollector(Collector):
             labels=["rung"])
         counts: dict = {}
         risky: dict = {}
+        waiting: dict = {}
         rungs: dict = dict.fromkeys(BOARD_RUNGS, 0)
         for view in self._views:
             counts = view.window_counts()
             risky = view.at_risk_counts()
+            waiting = view.paused_counts()
             rungs = view.bizcrit_counts()
         bizcrit.add_metric([], sum(rungs.values()))
         for rung, n in rungs.items():
@@ -170,8 +178,10 @@ class _StateCollector(Collector):
                 for outcome in ("met", "breached"):
                     windows.add_metric([str(severity), window, outcome], counts.get((window, severity, outcome), 0))
             at_risk.add_metric([str(severity)], risky.get(severity, 0))
+            paused.add_metric([str(severity)], waiting.get(severity, 0))
         yield windows
         yield at_risk
+        yield paused
         yield bizcrit
         yield by_rung
 

@@ -29,6 +29,7 @@ class Snapshot:
     met: dict[int, float] = dataclasses.field(default_factory=dict)
     breached: dict[int, float] = dataclasses.field(default_factory=dict)
     at_risk: dict[int, float] = dataclasses.field(default_factory=dict)
+    paused: dict[int, float] = dataclasses.field(default_factory=dict)  # waiting for a calendar's hours
     bizcrit_by_rung: dict[str, float] = dataclasses.field(default_factory=dict)
     escalations: list[Escalation] = dataclasses.field(default_factory=list)
     pages_delivered: int = 0
@@ -47,6 +48,8 @@ class Snapshot:
                 target[int(lab["severity"])] = target.get(int(lab["severity"]), 0) + value
             elif name == "sla_irt_at_risk_tickets":
                 self.at_risk[int(lab["severity"])] = value
+            elif name == "sla_irt_paused_tickets":
+                self.paused[int(lab["severity"])] = value
             elif name == "sla_bizcrit_open_tickets_by_rung":
                 self.bizcrit_by_rung[lab["rung"]] = value
 
@@ -69,6 +72,9 @@ def render(s: Snapshot) -> str:
     out.append("")
     risky = "  ".join(f"Sev{sev} {s.at_risk.get(sev, 0):,.0f}" for sev in SEVERITIES)
     out.append(f"At risk now (unanswered, {share_words(s.at_risk_share)} the budget used):  {risky}")
+    if any(s.paused.values()):  # only with business-hours calendars
+        waiting = "  ".join(f"Sev{sev} {s.paused.get(sev, 0):,.0f}" for sev in SEVERITIES)
+        out.append(f"Waiting for business hours (calendar closed, IRT clock paused):  {waiting}")
     rungs = s.bizcrit_by_rung
     by_rung = ", ".join(f"{_RUNG_NAMES[r]} {rungs.get(r, 0):,.0f}" for r in BOARD_RUNGS)
     out.append(f"Open BizCrit tickets: {sum(rungs.values()):,.0f}   ({by_rung})")

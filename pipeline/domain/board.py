@@ -1,6 +1,7 @@
-"""What the NOC board counts over the open tickets a worker owns: unanswered tickets at risk, open BizCrit
-tickets by the highest rung reached. Pure: the processor keeps it current as tickets change, and the
-metrics read it at scrape time with each partition's clock.
+"""What the NOC board counts over the open tickets a worker owns: unanswered tickets at risk, unanswered
+tickets whose business-hours calendar is closed now, open BizCrit tickets by the highest rung reached.
+Pure: the processor keeps it current as tickets change, and the metrics read it at scrape time with each
+partition's clock.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ NowOf = Callable[[int], "int | None"]  # partition -> its clock's now (None befo
 class OpenTickets:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
-        # p -> tid -> (severity, at risk from, deadline): instants, in the ticket's calendar
-        self._unanswered: dict[int, dict[str, tuple[int, int, int]]] = {}
+        # p -> tid -> (severity, at risk from, deadline, calendar): instants in the ticket's calendar time
+        self._unanswered: dict[int, dict[str, tuple[int, int, int, calendar.Calendar]]] = {}
         self._bizcrit: dict[int, dict[str, int]] = {}  # p -> tid -> BizCrit since
 
     def clear(self) -> None:
@@ -38,10 +39,10 @@ class OpenTickets:
         if deadline is None:
             unanswered.pop(state.ticket_id, None)
         else:
-            target = sla.irt_target(state, self.policy)
-            at_risk = calendar.reached(sla.calendar_of(state, self.policy), state.created_at,  # type: ignore[arg-type]
-                                       math.ceil(self.policy.at_risk_fraction * target))
-            unanswered[state.ticket_id] = (state.severity, at_risk, deadline)  # type: ignore[assignment]
+            cal = sla.calendar_of(state, self.policy)
+            at_risk = calendar.reached(cal, state.created_at,  # type: ignore[arg-type]
+                                       math.ceil(self.policy.at_risk_fraction * sla.irt_target(state, self.policy)))
+            unanswered[state.ticket_id] = (state.severity, at_risk, deadline, cal)  # type: ignore[assignment]
 
     def forget(self, state: TicketState) -> None:
         self._bizcrit.get(state.partition, {}).pop(state.ticket_id, None)
@@ -58,8 +59,26 @@ class OpenTickets:
             now = now_of(partition)
             if now is None:
                 continue
-            for severity, at_risk, deadline in tickets.values():
+            for severity, at_risk, deadline, _ in tickets.values():
                 if at_risk <= now <= deadline:
+                    counts[severity] = counts.get(severity, 0) + 1
+        return counts
+
+    def paused_counts(self, now_of: NowOf) -> dict[int, int]:
+        """Unanswered, not yet breached tickets whose calendar is closed now: their IRT clock is paused until
+        the next opening (what a NOC sees on a weekend instead of a queue of tickets at risk)."""
+        counts: dict[int, int] = {}
+        for partition, tickets in self._unanswered.items():
+            now = now_of(partition)
+            if now is None:
+                continue
+            closed: dict[calendar.Calendar, bool] = {}  # asked once per calendar, not per ticket
+            for severity, _, deadline, cal in tickets.values():
+                if calendar.is_24x7(cal) or now > deadline:
+                    continue
+                if cal not in closed:
+                    closed[cal] = not calendar.is_open(cal, now)
+                if closed[cal]:
                     counts[severity] = counts.get(severity, 0) + 1
         return counts
 

@@ -98,6 +98,11 @@ def _ranges_from(cal: Calendar, at_ms: int) -> Iterator[tuple[int, int]]:
         day += timedelta(days=1)
 
 
+def is_open(cal: Calendar, at_ms: int) -> bool:
+    """Does the calendar count the millisecond at ``at_ms``?"""
+    return is_24x7(cal) or elapsed(cal, at_ms, at_ms + 1) == 1
+
+
 def elapsed(cal: Calendar, start_ms: int, end_ms: int) -> int:
     """Calendar milliseconds in ``[start_ms, end_ms)`` (0 when ``end_ms <= start_ms``)."""
     if end_ms <= start_ms:

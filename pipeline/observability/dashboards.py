@@ -91,8 +91,12 @@ def noc(policy: Policy) -> dashboard.Dashboard:
         .with_panel(single("IRT compliance, all severities ($window)", f"Tickets that met their IRT target; goal {goal:.0%}.",
                            "percentunit", q('sla:irt_compliance:ratio{ticket_severity="all",window="$window"}', instant=True),
                            (None, "red"), (goal, "green")))
-        .with_panel(single("Tickets at risk now", f"Unanswered tickets past {share_words(policy.at_risk_fraction)} their IRT budget.", "short",
-                           q("sum(sla_irt_at_risk_tickets)", instant=True), (None, "green"), (1, "orange")))
+        .with_panel(single("Tickets at risk now", f"Unanswered tickets past {share_words(policy.at_risk_fraction)} their IRT budget "
+                           "(in their calendar's hours).", "short",
+                           q("sum(sla_irt_at_risk_tickets)", instant=True), (None, "green"), (1, "orange"), span=3))
+        .with_panel(single("Waiting for business hours", "Unanswered tickets on a business-hours calendar that is closed "
+                           "now: their IRT clock is paused until it opens.", "short",
+                           q("sum(sla_irt_paused_tickets)", instant=True), (None, "blue"), span=3))
         .with_panel(single("Open BizCrit tickets", "Sev1 (and FastLane Sev2) without workaround.", "short",
                            q("sum(sla_bizcrit_open_tickets)", instant=True), (None, "green"), (1, "red")))
         .with_panel(single("Error budget left (30d)", f"Share of the {budget:.0%} breach allowance still unspent.",

@@ -277,6 +277,9 @@ class Processor:
     def at_risk_counts(self) -> dict[int, int]:
         return self.open.at_risk_counts(self.clock.now)
 
+    def paused_counts(self) -> dict[int, int]:
+        return self.open.paused_counts(self.clock.now)
+
     def window_counts(self) -> dict[tuple[str, int, str], int]:
         return self.windows.totals(self.clock.now)
 

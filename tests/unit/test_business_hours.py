@@ -92,6 +92,22 @@ def test_at_risk_is_a_share_of_calendar_time(desk: Desk) -> None:
     assert desk.metric("sla_irt_at_risk_tickets", severity="3") == 0
 
 
+def test_the_board_counts_tickets_waiting_for_the_hours_to_open(desk: Desk) -> None:
+    desk.create("A", severity=3, at=berlin("2026-03-06T16:30"))
+    desk.create("B", severity=2, at=berlin("2026-03-06T16:30"))  # 24x7: never waiting
+    desk.create("C", severity=4, at=berlin("2026-03-06T16:40"))
+    for local, waiting in (("2026-03-06T16:59:59.999", 0), ("2026-03-06T17:00", 2), ("2026-03-08T23:59", 2),
+                           ("2026-03-09T08:00", 0)):
+        desk.wall.set(berlin(local))
+        assert desk.metric("sla_irt_paused_tickets", severity="3") + desk.metric(
+            "sla_irt_paused_tickets", severity="4") == waiting, local
+    desk.send("ticket.responded", "C", at=berlin("2026-03-09T08:05"), engineer_id="E1")
+    desk.create("D", severity=3, at=berlin("2026-03-09T17:00"))
+    desk.wall.set(berlin("2026-03-09T18:00"))
+    assert desk.metric("sla_irt_paused_tickets", severity="3") == 1  # D; A's deadline (11:30) has passed
+    assert desk.metric("sla_irt_paused_tickets", severity="4") == 0  # C was answered
+
+
 def test_bizcrit_rungs_run_round_the_clock_while_irt_rungs_wait_for_the_hours(desk: Desk) -> None:
     # a desktop Sev1 on the emea calendar, 5 minutes before Friday's close: 5 of its 15 minutes count today
     desk.create(severity=1, at=berlin("2026-03-06T16:55"), product="desktop")

@@ -86,6 +86,10 @@ def test_the_board_shows_compliance_against_the_goal_and_the_latest_escalations(
     assert "Sev2  100.00%  ok" in text and "Sev4        -" in text
     assert "Open BizCrit tickets: 3" in text and "tier 3 2" in text
     assert "PAGE  irt_at_risk" in text and "Pages delivered to on-call through Alertmanager: 4" in text
+    assert "Waiting for business hours" not in text  # a 24x7 desk never shows the line
+    weekend = render(Snapshot(sim_now_ms=START, paused={3: 12, 4: 30}))
+    line = "Waiting for business hours (calendar closed, IRT clock paused):  Sev1 0  Sev2 0  Sev3 12  Sev4 30"
+    assert line in weekend
 
 
 def test_business_hours_tickets_are_answered_in_their_calendars_hours(tmp_path: Path) -> None:
