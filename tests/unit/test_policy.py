@@ -52,3 +52,14 @@ def test_mistakes_name_their_key(tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_policy(path)
     assert key in str(caught.value)
+
+
+def test_the_shipped_examples_calendar_section_works_when_uncommented(tmp_path: Path) -> None:
+    text = (ROOT / "deploy" / "policy.example.toml").read_text()
+    section = text[text.index("# [calendars.emea]"):]
+    path = tmp_path / "p.toml"
+    path.write_text("\n".join(line.removeprefix("# ").removeprefix("#") for line in section.splitlines()))
+    policy = load_policy(path)
+    assert policy.calendar_for(3, "plesk", True).name == "emea"
+    assert policy.calendar_for(2, "desktop", False).name == "emea"
+    assert policy.calendar_for(2, "desktop", True).name == "24x7"
