@@ -19,6 +19,7 @@ from faust.types import TP, Message, RecordMetadata
 from pipeline.agents import Progress
 from pipeline.app import Pipeline, create_app
 from pipeline.domain.clock import Clock
+from pipeline.domain.policy import Policy
 from pipeline.metrics import Metrics
 from pipeline.settings import Settings
 
@@ -62,10 +63,11 @@ class RecordingProducer:
 class Worker:
     """One in-process worker: ``await worker.event(doc)``, ``await worker.tick(partition)``, read ``sent``."""
 
-    def __init__(self, tmp: Path, *, clock: str = "event", wall: Clock | None = None, partitions: int = 4) -> None:
+    def __init__(self, tmp: Path, *, clock: str = "event", wall: Clock | None = None, partitions: int = 4,
+                 policy: Policy | None = None) -> None:
         self.settings = Settings(data_dir=tmp / "data", clock=clock)  # type: ignore[arg-type]
         self.pipeline: Pipeline = create_app(self.settings, partitions=partitions, wall=wall,
-                                             metrics=Metrics.create(), store="memory://")
+                                             metrics=Metrics.create(), store="memory://", policy=policy)
         self.app = self.pipeline.app
         self.app.finalize()
         self.producer = RecordingProducer()

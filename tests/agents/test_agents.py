@@ -65,6 +65,24 @@ async def test_the_tick_timer_decides_a_live_breach_with_no_further_event(tmp_pa
             "sla_irt_outcomes_total", {"severity": "1", "outcome": "breached"}) == 1
 
 
+async def test_a_business_hours_deadline_after_a_weekend_fires_on_monday_at_the_right_instant(tmp_path: Path) -> None:
+    from tests.business_hours import berlin, business_hours_policy
+
+    friday = berlin("2026-03-06T16:30")  # the contract's example: Sev3, 4 h, Monday to Friday in Berlin
+    wall = ManualClock(friday)
+    async with Worker(tmp_path, clock="wall", wall=wall, policy=business_hours_policy(tmp_path)) as w:
+        await w.timer_turn([0])  # the first tick after an assignment rebuilds the index
+        await w.event(created(at=friday, severity=3))
+        for local in ("2026-03-06T17:00", "2026-03-07T09:00", "2026-03-08T18:00", "2026-03-09T08:00",
+                      "2026-03-09T11:30"):
+            wall.set(berlin(local))
+            assert await w.timer_turn([0]) == [], f"no tick is due at {local}"
+        wall.set(berlin("2026-03-09T11:30") + 1)
+        assert await w.timer_turn([0]) == [0]
+        [irt] = [Outcome.decode(s.value) for s in w.sent_to("sla.outcomes")]
+        assert (irt.outcome, irt.decided_at, irt.calendar) == ("breached", "2026-03-09T10:30:00.000Z", "emea")
+
+
 async def test_the_tick_timer_keeps_one_tick_in_flight_per_partition(tmp_path: Path) -> None:
     wall = ManualClock(T0)
     async with Worker(tmp_path, clock="wall", wall=wall) as w:
