@@ -83,14 +83,14 @@ def _instant(day: date, minute: int, zone: ZoneInfo) -> int:
     return int(local.timestamp() * 1000)
 
 
-def _local_day(at_ms: int, zone: str) -> date:
+def local_day(at_ms: int, zone: str) -> date:
     return datetime.fromtimestamp(at_ms / 1000, tz=ZoneInfo(zone)).date()
 
 
 def _ranges_from(cal: Calendar, at_ms: int) -> Iterator[tuple[int, int]]:
     """Every opening range that ends after ``at_ms``, in order (starting the day before, for ranges that a
     clock change pushes past midnight)."""
-    day = _local_day(at_ms, cal.zone) - timedelta(days=1)
+    day = local_day(at_ms, cal.zone) - timedelta(days=1)
     for _ in range(MAX_DAYS + 2):
         for start, end in _open_ranges(cal, day):
             if end > at_ms:
@@ -110,8 +110,8 @@ def elapsed(cal: Calendar, start_ms: int, end_ms: int) -> int:
     if is_24x7(cal):
         return end_ms - start_ms
     total = 0
-    day = _local_day(start_ms, cal.zone) - timedelta(days=1)
-    last = _local_day(end_ms, cal.zone) + timedelta(days=1)
+    day = local_day(start_ms, cal.zone) - timedelta(days=1)
+    last = local_day(end_ms, cal.zone) + timedelta(days=1)
     while day <= last:
         for open_ms, close_ms in _open_ranges(cal, day):
             lo, hi = max(open_ms, start_ms), min(close_ms, end_ms)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -21,6 +21,17 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 
+@contextlib.asynccontextmanager
+async def admin_client(kafka: KafkaClient | str, timeout_s: float) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A connected admin client with the shared security settings, closed on the way out."""
+    admin = AIOKafkaAdminClient(**client.options(kafka), request_timeout_ms=int(timeout_s * 1000))
+    await client.connect(admin, kafka, timeout_s)
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
 async def ensure_topics(
     kafka: KafkaClient | str,
     wanted: Mapping[str, int],
@@ -33,9 +44,7 @@ async def ensure_topics(
 
     An existing topic keeps its partition count (changing it would move keys between partitions).
     """
-    admin = AIOKafkaAdminClient(**client.options(kafka), request_timeout_ms=int(timeout_s * 1000))
-    await client.connect(admin, kafka, timeout_s)
-    try:
+    async with admin_client(kafka, timeout_s) as admin:
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(name, num_partitions=parts, replication_factor=replication_factor,
@@ -47,8 +56,6 @@ async def ensure_topics(
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
                 await admin.create_topics(missing)
         return await partition_counts(admin, list(wanted))
-    finally:
-        await admin.close()
 
 
 async def partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
@@ -72,9 +79,7 @@ class NotAuthorized(PipelineError):
 async def topic_config(kafka: KafkaClient | str, topic: str, *, timeout_s: float = 30.0) -> dict[str, str] | None:
     """The topic's effective configuration (its own settings over the broker's defaults), or None when the
     topic does not exist. Raises NotAuthorized when ACLs do not allow DescribeConfigs on it."""
-    admin = AIOKafkaAdminClient(**client.options(kafka), request_timeout_ms=int(timeout_s * 1000))
-    await client.connect(admin, kafka, timeout_s)
-    try:
+    async with admin_client(kafka, timeout_s) as admin:
         if topic not in set(await admin.list_topics()):
             return None
         responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
@@ -90,18 +95,12 @@ async def topic_config(kafka: KafkaClient | str, topic: str, *, timeout_s: float
                                         f"(error {error_code})")
                 return {entry[0]: entry[1] for entry in entries if entry[1] is not None}
         raise PipelineError(f"the broker did not describe the configuration of topic {topic}")
-    finally:
-        await admin.close()
 
 
 async def topic_partitions(kafka: KafkaClient | str, topic: str, *, timeout_s: float = 30.0) -> list[int]:
     """The topic's partition ids; [] when the topic does not exist."""
-    admin = AIOKafkaAdminClient(**client.options(kafka), request_timeout_ms=int(timeout_s * 1000))
-    await client.connect(admin, kafka, timeout_s)
-    try:
+    async with admin_client(kafka, timeout_s) as admin:
         for d in await admin.describe_topics([topic]):
             if d.get("topic") == topic and d.get("error_code", 0) == 0:
                 return sorted(p["partition"] for p in d["partitions"])
         return []
-    finally:
-        await admin.close()

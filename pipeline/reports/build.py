@@ -52,6 +52,17 @@ def rfc3339(at_ms: int) -> str:
     return format_rfc3339_ms(at_ms)
 
 
+def short_duration(seconds: float | None) -> str:
+    """A report's duration: ``2d 3h 05m``, ``1h 05m``, ``7m 30s``; ``-`` for none."""
+    if seconds is None:
+        return "-"
+    s = int(round(seconds))
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return f"{d}d {h}h {m:02d}m" if d else f"{h}h {m:02d}m" if h else f"{m}m {s:02d}s"
+
+
 def period_doc(period: Period) -> dict[str, Any]:
     return {"kind": period.kind, "label": period.label, "timezone": period.zone, "start": rfc3339(period.start_ms),
             "end": rfc3339(period.end_ms)}

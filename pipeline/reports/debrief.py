@@ -18,7 +18,7 @@ from pipeline.domain.events import Event
 from pipeline.domain.policy import Policy
 from pipeline.domain.records import Escalation, Outcome
 from pipeline.domain.ticket import TicketState
-from pipeline.reports.build import LADDER, RUNG_NAMES, ms, period_doc, rfc3339
+from pipeline.reports.build import LADDER, RUNG_NAMES, ms, period_doc, rfc3339, short_duration
 from pipeline.reports.period import Period
 
 _WHO = {  # whom each rung reached (contract section 4; level 2 and up page on-call)
@@ -158,9 +158,9 @@ def _debrief_ticket(h: _History, outcomes: list[Outcome], escalations: list[Esca
                          "what": what, "detail": detail, "who": e.engineer_id})
     for out in sorted(outcomes, key=lambda o: (o.decided_at, o.metric, o.cycle)):
         detail = f"{out.outcome or 'no target'}" + (
-            "" if out.value_seconds is None else f" in {_duration(out.value_seconds)}") + (
-            "" if out.target_seconds is None else f" (target {_duration(out.target_seconds)})") + (
-            "" if out.agent_value_seconds is None else f", agent {_duration(out.agent_value_seconds)}")
+            "" if out.value_seconds is None else f" in {short_duration(out.value_seconds)}") + (
+            "" if out.target_seconds is None else f" (target {short_duration(out.target_seconds)})") + (
+            "" if out.agent_value_seconds is None else f", agent {short_duration(out.agent_value_seconds)}")
         timeline.append({"at": out.decided_at, "kind": "outcome", "what": f"{out.metric.upper()} (cycle {out.cycle})"
                          if out.metric == "ttr" else out.metric.upper(), "detail": detail, "who": out.engineer_id})
     pages = 0
@@ -214,17 +214,5 @@ def _outcome_doc(o: Outcome | None) -> dict[str, Any]:
         doc["cycle"] = o.cycle
         doc["agent_value_seconds"] = o.agent_value_seconds
     return doc
-
-
-def _duration(seconds: float) -> str:
-    s = int(round(seconds))
-    days, s = divmod(s, 86400)
-    hours, s = divmod(s, 3600)
-    minutes, s = divmod(s, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {s:02d}s"
 
 

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from pipeline.domain import calendar
 from pipeline.errors import ConfigError
 
 Kind = Literal["day", "week", "month"]
@@ -55,8 +56,7 @@ def _midnight_ms(d: date, zone: str) -> int:
     return int(datetime.combine(d, time(0), tzinfo=ZoneInfo(zone)).timestamp() * 1000)
 
 
-def local_date(at_ms: int, zone: str) -> date:
-    return datetime.fromtimestamp(at_ms / 1000, tz=ZoneInfo(zone)).date()
+local_date = calendar.local_day  # the local day of an instant in an IANA zone
 
 
 def day(d: date, zone: str) -> Period:

@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from pipeline.reports.build import short_duration as _dur
+
 FORMATS = ("html", "json", "csv")
 charts: Any = None  # pipeline.reports.charts, imported by html()
 _CSS = """
@@ -90,16 +92,6 @@ def _csv(rows: list[dict[str, Any]]) -> str:
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.2f} %"
-
-
-def _dur(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(round(seconds))
-    d, s = divmod(s, 86400)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
-    return f"{d}d {h}h {m:02d}m" if d else f"{h}h {m:02d}m" if h else f"{m}m {s:02d}s"
 
 
 def _cell(v: Any) -> str:

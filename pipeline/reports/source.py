@@ -67,9 +67,6 @@ async def read_between(kafka: KafkaClient | str, topic: str, since_ms: int, unti
                     item = parse(r.key, r.value)
                     if item is not None:
                         out.append(item)
-                else:
-                    if records and records[-1].offset + 1 >= todo.get(tp, 0):
-                        todo.pop(tp, None)
             for tp in [tp for tp in todo if await consumer.position(tp) >= todo[tp]]:
                 todo.pop(tp)
         return out
