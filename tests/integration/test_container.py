@@ -16,6 +16,7 @@ import pytest
 from pipeline.domain.records import Outcome
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.kafka.tail import Tail
+from tests.business_hours import write_policy
 from tests.integration.conftest import ROOT, Broker, Topics, free_port, produce
 
 PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
@@ -58,10 +59,16 @@ async def test_a_worker_container_publishes_an_outcome(broker: Broker, topics: T
     assert config["User"] == "10001:10001" and config["Entrypoint"] == ["sla-pipeline"]
     assert image["Healthcheck"]["Test"] == ["CMD", "sla-pipeline", "health"]
     assert "/var/lib/sla-pipeline" in config["Volumes"]
+    # a policy with a business-hours calendar in Europe/Berlin: the image must carry the IANA zones
+    policy_dir = tmp_path / "policy"
+    policy_dir.mkdir(mode=0o755)
+    tmp_path.chmod(0o755)
+    write_policy(policy_dir).chmod(0o644)
     env = {**topics.env(), "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "SLA_WEB_PORT": str(port),
-           "SLA_CLOCK": "event", "SLA_PARTITIONS": "2"}
+           "SLA_CLOCK": "event", "SLA_PARTITIONS": "2", "SLA_POLICY_FILE": "/etc/sla-pipeline/policy.toml"}
     flags = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
-    started = podman("run", "-d", "--network=host", "-v", f"{volume}:/var/lib/sla-pipeline", *flags, tag, "worker")
+    started = podman("run", "-d", "--network=host", "-v", f"{volume}:/var/lib/sla-pipeline",
+                     "-v", f"{policy_dir}:/etc/sla-pipeline:ro", *flags, tag, "worker")
     assert started.returncode == 0, started.stderr
     container = started.stdout.strip()
     try:
@@ -83,7 +90,7 @@ async def test_a_worker_container_publishes_an_outcome(broker: Broker, topics: T
                 for r in await tail.records():
                     outcome = Outcome.decode(r.value)
         assert outcome is not None, podman("logs", container).stdout[-3000:]
-        assert (outcome.ticket_id, outcome.outcome) == ("CTR-1", "breached")
+        assert (outcome.ticket_id, outcome.outcome, outcome.calendar) == ("CTR-1", "breached", "24x7")
         # state is written under the volume, as the image's user
         listed = podman("exec", container, "sh", "-c", "ls /var/lib/sla-pipeline/data && id -u")
         assert listed.returncode == 0 and listed.stdout.strip().endswith("10001"), listed.stdout + listed.stderr
