@@ -46,6 +46,7 @@ class Calendar:
     zone: str
     week: tuple[tuple[tuple[int, int], ...], ...]  # 7 days, each a sorted tuple of (start, end) minutes
     holidays: frozenset[date] = frozenset()
+    _hash: int = dataclasses.field(init=False, repr=False, compare=False, default=0)
 
     def __post_init__(self) -> None:
         if len(self.week) != 7:
@@ -53,6 +54,11 @@ class Calendar:
         if not any(self.week):
             raise CalendarError(f"calendars.{self.name}.hours", "has no opening hours at all: nothing would "
                                                                 "ever be due")
+        # hashed once: a calendar is a cache key on every deadline asked for
+        object.__setattr__(self, "_hash", hash((self.name, self.zone, self.week, self.holidays)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 ROUND_THE_CLOCK = Calendar("24x7", "UTC", ((0, DAY_MINUTES),) * 7)
