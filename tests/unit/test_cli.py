@@ -66,3 +66,18 @@ def test_flags_win_over_the_environment_for_each_command() -> None:
     broker = BrokerSettings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:19092"})
     assert (broker.port, broker.kafka_version) == (19092, "3.9.1")
     assert BrokerSettings.from_env({}, kafka_port=29092).port == 29092
+
+
+def test_worker_stops_on_a_rule_naming_an_undefined_calendar_before_touching_kafka(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.business_hours import POLICY, write_policy
+
+    path = write_policy(tmp_path, POLICY.replace('severity = [3, 4], calendar = "emea"',
+                                                 'severity = [3, 4], calendar = "apac"'))
+    monkeypatch.setenv("SLA_POLICY_FILE", str(path))
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # never reached: the policy stops it first
+    assert main(["worker"]) == 2
+    err = capsys.readouterr().err
+    assert ("configuration error: policy.toml: calendar_for.rules[1].calendar: names no calendar defined under "
+            "[calendars] (defined: 24x7, emea), got 'apac'") in err
