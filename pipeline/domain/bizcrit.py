@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from pipeline.domain import calendar
+from pipeline.domain import calendar, sla
 from pipeline.domain.events import Event
 from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState
@@ -86,7 +86,7 @@ def rung_instants(state: TicketState, policy: Policy) -> list[tuple[int, str, in
     rungs: list[tuple[int, int, str, int]] = []  # (instant, ladder order for ties, kind, level)
     if state.first_response_at is None:  # IRT rungs only while unanswered: shares of its calendar's time
         target = policy.irt_target_ms(state.severity, state.fastlane)  # type: ignore[arg-type]
-        cal = policy.calendar_for(state.severity, state.product, state.fastlane)  # type: ignore[arg-type]
+        cal = sla.calendar_of(state, policy)
         for order, ((kind, level), share) in enumerate(zip(IRT_RUNGS, policy.irt_rungs, strict=True)):
             rungs.append((calendar.reached(cal, state.created_at, int(target * share)), order, kind, level))  # type: ignore[arg-type]
     # BizCrit rungs: always round the clock (a Sev1 is worked 24x7), whatever the calendar
@@ -123,7 +123,7 @@ def _emit(state: TicketState, kind: str, level: int, at: int, policy: Policy, re
     state.escalated.append(f"{kind}:{level}")
     deadline = budget = None
     target = policy.irt_target_ms(state.severity, state.fastlane)  # type: ignore[arg-type]
-    cal = policy.calendar_for(state.severity, state.product, state.fastlane)  # type: ignore[arg-type]
+    cal = sla.calendar_of(state, policy)
     if state.first_response_at is None:
         deadline = calendar.reached(cal, state.created_at, target)  # type: ignore[arg-type]
         budget = round(calendar.elapsed(cal, state.created_at, at) / target, 4)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.domain import calendar
+from pipeline.domain import calendar, sla
 from pipeline.domain.events import DSAT_RATINGS, Event
 from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState, event_digest, pack_digests, unpack_digests
@@ -74,8 +74,7 @@ def facts_for(state: TicketState, event: Event, at: int, policy: Policy) -> list
             target = policy.irt_target_ms(state.severity, state.fastlane)  # type: ignore[arg-type]
             # within its target in the ticket's calendar: an answer on Monday morning to a Friday-evening
             # assignment is not late on a business-hours contract
-            counted = calendar.elapsed(policy.calendar_for(state.severity, state.product, state.fastlane),  # type: ignore[arg-type]
-                                       state.sample_start, at)
+            counted = calendar.elapsed(sla.calendar_of(state, policy), state.sample_start, at)
             state.sample_start = state.sample_engineer = None
             return [Fact("sample", fact_id, event.engineer_id, at, state.ticket_id, value_ms=value,  # type: ignore[arg-type]
                          within=counted <= target)]
