@@ -212,5 +212,15 @@ GenerateSettings._ENV = {
     "SLA_POLICY_FILE": Settings._ENV["SLA_POLICY_FILE"],
     "SLA_RUNBOOK_BASE_URL": NotifySettings._ENV["SLA_RUNBOOK_BASE_URL"],
 }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PolicySettings(ep.FromEnv):
+    """``sla-pipeline policy``: only the policy file."""
+
+    policy_file: Path | None = None
+
+
+PolicySettings._ENV = {"SLA_POLICY_FILE": Settings._ENV["SLA_POLICY_FILE"]}
 # Read by the test suite and the embedded broker's cache, not by a command's settings.
 _IGNORED = {"SLA_TEST_KAFKA_VERSIONS", "SLA_KAFKA_CACHE"}

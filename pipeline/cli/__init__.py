@@ -7,6 +7,7 @@
     sla-pipeline escalations [--follow]      print escalations as they arrive
     sla-pipeline stackrank [--window 30d]    the engineer stack rank, from a worker's /stackrank
     sla-pipeline generate [--check]          write the Prometheus rules and Grafana dashboards
+    sla-pipeline policy [--severity N ...]   check the policy file; when a given ticket is due
     sla-pipeline simulate [--speedup N]      play realistic simulated tickets to Kafka (or --out a file)
     sla-pipeline replay FILE                 replay a JSON-lines or CSV export into tickets.events
     sla-pipeline report debrief|dsat|monthly the support manager's reviews (HTML, JSON or CSV), from the topics
@@ -26,10 +27,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.cli import commands, worker
+from pipeline.cli import commands, policy, worker
 from pipeline.cli.demo import PORTS
 from pipeline.errors import BrokerError, ConfigError, PipelineError, StorageError
-from pipeline.settings import BrokerSettings, GenerateSettings, NotifySettings, Settings, unknown_keys
+from pipeline.settings import (
+    BrokerSettings,
+    GenerateSettings,
+    NotifySettings,
+    PolicySettings,
+    Settings,
+    unknown_keys,
+)
 from pipeline.tables.guard import EXIT_STORAGE
 
 log = logging.getLogger("pipeline")
@@ -102,6 +110,15 @@ def _parser() -> argparse.ArgumentParser:
                           help="where alerts' runbook links point (default: SLA_RUNBOOK_BASE_URL or a worker's "
                                "/runbooks)")
     generate.set_defaults(handler=commands.generate, needs=(GenerateSettings,))
+
+    pol = sub.add_parser("policy", help="check the policy file and say what it means; with --severity, when "
+                                        "such a ticket becomes at risk and breaches (calendars included)")
+    pol.add_argument("--policy-file", type=Path, help="default: SLA_POLICY_FILE, else the built-in policy")
+    pol.add_argument("--severity", type=int, choices=[1, 2, 3, 4], help="a ticket of this severity ...")
+    pol.add_argument("--product", help="... for this product")
+    pol.add_argument("--fastlane", action="store_true", help="... from a FastLane customer")
+    pol.add_argument("--created", help="... created then (RFC 3339 with an offset; default: now)")
+    pol.set_defaults(handler=policy.command, needs=(PolicySettings,))
 
     sim = sub.add_parser("simulate", help="play simulated ticket lifecycles (deterministic per --seed)")
     sim.add_argument("--seed", type=int, default=1)

@@ -6,7 +6,6 @@ partition's clock.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from pipeline.domain import bizcrit, calendar, sla
@@ -39,10 +38,8 @@ class OpenTickets:
         if deadline is None:
             unanswered.pop(state.ticket_id, None)
         else:
-            cal = sla.calendar_of(state, self.policy)
-            at_risk = calendar.reached(cal, state.created_at,  # type: ignore[arg-type]
-                                       math.ceil(self.policy.at_risk_fraction * sla.irt_target(state, self.policy)))
-            unanswered[state.ticket_id] = (state.severity, at_risk, deadline, cal)  # type: ignore[assignment]
+            unanswered[state.ticket_id] = (state.severity, sla.at_risk_from(state, self.policy), deadline,  # type: ignore[assignment]
+                                           sla.calendar_of(state, self.policy))
 
     def forget(self, state: TicketState) -> None:
         self._bizcrit.get(state.partition, {}).pop(state.ticket_id, None)

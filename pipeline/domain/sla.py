@@ -11,6 +11,7 @@ and at the same instant events apply before deadlines.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from pipeline.domain import calendar
 from pipeline.domain.calendar import Calendar
@@ -55,6 +56,13 @@ def irt_deadline(state: TicketState, policy: Policy) -> int | None:
         return None
     return calendar.reached(calendar_of(state, policy), state.created_at,
                             policy.irt_target_ms(state.severity, state.fastlane))
+
+
+def at_risk_from(state: TicketState, policy: Policy) -> int:
+    """When the unanswered ticket will have used the at-risk share of its budget, in its calendar's time."""
+    assert state.created_at is not None
+    return calendar.reached(calendar_of(state, policy), state.created_at,
+                            math.ceil(policy.at_risk_fraction * irt_target(state, policy)))
 
 
 def irt_target(state: TicketState, policy: Policy) -> int:
