@@ -128,6 +128,9 @@ def monthly(period: Period, outcomes: Iterable[Outcome], escalations: Iterable[E
     by_sev = {str(s): compliance([o for o in irt if o.severity == s]) for s in sorted(policy.irt_targets_ms)}
     products = sorted({o.product or "unknown" for o in irt})
     by_product = {p: compliance([o for o in irt if (o.product or "unknown") == p]) for p in products}
+    # with business-hours calendars, business-hours contracts against round-the-clock ones ({} without)
+    calendars = sorted({o.calendar for o in irt if o.calendar is not None})
+    by_calendar = {c: compliance([o for o in irt if o.calendar == c]) for c in calendars}
     per_day = []
     for d in period.each_day():
         inside = [o for o in irt if d.contains(ms(o.decided_at))]
@@ -146,7 +149,8 @@ def monthly(period: Period, outcomes: Iterable[Outcome], escalations: Iterable[E
         "report": "monthly",
         "period": period_doc(period),
         "goal": goal,
-        "irt": {"overall": compliance(irt), "by_severity": by_sev, "by_product": by_product, "per_day": per_day},
+        "irt": {"overall": compliance(irt), "by_severity": by_sev, "by_product": by_product,
+                "by_calendar": by_calendar, "per_day": per_day},
         "ttw": spread("ttw"),
         "ttr": spread("ttr"),
         "agent_ttr": spread("ttr", "agent_value_seconds"),

@@ -68,6 +68,7 @@ def tables(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     compliance = [{"scope": "overall", "key": "all", **irt["overall"]}]
     compliance += [{"scope": "severity", "key": k, **v} for k, v in irt["by_severity"].items()]
     compliance += [{"scope": "product", "key": k, **v} for k, v in irt["by_product"].items()]
+    compliance += [{"scope": "calendar", "key": k, **v} for k, v in irt["by_calendar"].items()]
     compliance += [{"scope": "day", "key": d["day"], **{k: v for k, v in d.items() if k != "day"}}
                    for d in irt["per_day"]]
     spread = [{"metric": metric, "severity": sev, **row} for metric in ("ttw", "ttr", "agent_ttr")
@@ -234,6 +235,9 @@ def _monthly_html(r: dict[str, Any]) -> str:
     body.append(_table(head, rows(irt["by_severity"], "Sev"), ""))
     body.append("<h2>IRT compliance per product</h2>")
     body.append(_table(head, rows(irt["by_product"], ""), "No IRT decided this month."))
+    if irt["by_calendar"]:  # only with business-hours calendars in the policy
+        body.append("<h2>IRT compliance per calendar</h2>")
+        body.append(_table(head, rows(irt["by_calendar"], ""), ""))
     body.append("<h2>Time to workaround and to resolution</h2>")
     body.append(_table(["", "severity", "count", "p50", "p90", "p99"],
                        [[name, f"Sev{sev}", row["count"], _dur(row["p50"]), _dur(row["p90"]), _dur(row["p99"])]

@@ -189,6 +189,24 @@ def test_the_monthly_report_counts_compliance_percentiles_rungs_and_the_stack_ra
     assert (e1["engineer_id"], e1["samples"], e1["art_seconds"], e1["art_ratio"]) == ("E1", 1, 1080.0, 0.0)
 
 
+def test_with_calendars_the_monthly_report_splits_compliance_by_calendar(tmp_path) -> None:
+    from tests.business_hours import business_hours_policy
+
+    month = period.parse("month", "2026-03", "UTC", 0)
+    _, docs = debrief_day()
+    plain = build.monthly(month, core_records(docs).outcomes, [], [], Policy())
+    assert plain["irt"]["by_calendar"] == {} and "IRT compliance per calendar" not in render.html(plain)
+    policy = business_hours_policy(tmp_path)  # Sev3 and Sev4 on the emea calendar
+    report = build.monthly(month, core_records(docs, policy).outcomes, [], [], policy)
+    by_calendar = report["irt"]["by_calendar"]
+    assert sorted(by_calendar) == ["24x7", "emea"]
+    assert by_calendar["emea"]["tickets"] == 2  # C and E were Sev3 when their IRT was decided
+    assert sum(c["tickets"] for c in by_calendar.values()) == report["irt"]["overall"]["tickets"]
+    assert "<h2>IRT compliance per calendar</h2>" in render.html(report)
+    rows = render.render(report, "csv")["irt_compliance.csv"]
+    assert "calendar,emea,2," in rows
+
+
 # --- empty periods and the pages themselves ------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["debrief", "dsat", "monthly"])
