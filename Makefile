@@ -13,7 +13,7 @@ run: bootstrap
 # Every test: unit tests, then integration tests on real Kafka 3.9.x and 4.x brokers the suite starts.
 test: bootstrap
 	.venv/bin/ruff check pipeline tests
-	.venv/bin/python -m pytest -ra
+	.venv/bin/python -m pytest -ra --durations=15
 
 unit: bootstrap
 	.venv/bin/python -m pytest -ra tests/unit
