@@ -16,15 +16,18 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
 DAY_MINUTES = 24 * 60
 MAX_DAYS = 3 * 366  # how far :func:`reached` looks for opening hours before it gives up
+_EPOCH_DAY = date(1970, 1, 1)
 _RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 
@@ -70,23 +73,53 @@ def is_24x7(cal: Calendar) -> bool:
 
 @lru_cache(maxsize=4096)
 def _open_ranges(cal: Calendar, day: date) -> tuple[tuple[int, int], ...]:
-    """The day's opening ranges as instants (epoch ms), in order; () on a holiday or a closed day."""
-    if day in cal.holidays:
+    """The day's opening ranges as instants (epoch ms), in order; () on a holiday or a closed day.
+
+    An instant counts when the local clock then shows a time inside one of the day's ranges, as a person
+    reading the contract would count: on a spring change the skipped hour is not there (``02:30-05:00``
+    opens at 03:00), on an autumn change the repeated hour counts twice. Each range is mapped through
+    every UTC offset the zone has around that day.
+    """
+    ranges = cal.week[day.weekday()]
+    if day in cal.holidays or not ranges:
         return ()
-    zone = ZoneInfo(cal.zone)
+    local_midnight = (day - _EPOCH_DAY).days * DAY_MS  # the day's 00:00 read as if it were UTC
+    out: list[tuple[int, int]] = []
+    for seg_start, seg_end, offset in _offsets(cal.zone, local_midnight - 15 * HOUR_MS, local_midnight + 39 * HOUR_MS):
+        for start, end in ranges:
+            lo = max(seg_start, local_midnight + start * MINUTE_MS - offset)
+            hi = min(seg_end, local_midnight + end * MINUTE_MS - offset)
+            if hi > lo:
+                out.append((lo, hi))
+    out.sort()
+    merged: list[tuple[int, int]] = []
+    for lo, hi in out:  # pieces that meet at a change are one range
+        if merged and merged[-1][1] == lo:
+            merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return tuple(merged)
+
+
+def _offsets(zone_name: str, start_ms: int, end_ms: int) -> list[tuple[int, int, int]]:
+    """(from, to, UTC offset in ms) over ``[start_ms, end_ms)``: one piece, or one per change of offset."""
+    zone = ZoneInfo(zone_name)
+
+    def offset(at_ms: int) -> int:
+        return int(datetime.fromtimestamp(at_ms / 1000, tz=zone).utcoffset().total_seconds() * 1000)  # type: ignore[union-attr]
+
     out = []
-    for start, end in cal.week[day.weekday()]:
-        out.append((_instant(day, start, zone), _instant(day, end, zone)))
-    return tuple(out)
-
-
-def _instant(day: date, minute: int, zone: ZoneInfo) -> int:
-    if minute >= DAY_MINUTES:
-        day, minute = day + timedelta(days=1), minute - DAY_MINUTES
-    local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=zone)
-    # A local time that a spring-forward change skips is read with the offset before the change (Python's
-    # fold=0): 02:30 on that day is 03:30 of the new time, 02:00 is 03:00.
-    return int(local.timestamp() * 1000)
+    while True:
+        first = offset(start_ms)
+        if offset(end_ms - 1) == first:
+            out.append((start_ms, end_ms, first))
+            return out
+        lo, hi = start_ms, end_ms - 1  # the offset is `first` at lo and another at hi: find the change
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if offset(mid) == first else (lo, mid)
+        out.append((start_ms, hi, first))
+        start_ms = hi
 
 
 def local_day(at_ms: int, zone: str) -> date:

@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.domain import calendar as cal
@@ -131,3 +131,38 @@ def test_each_mistake_in_a_calendar_names_its_key(doc: dict, key: str) -> None:
     with pytest.raises(CalendarError) as caught:
         parse("x", doc)
     assert caught.value.key == key, caught.value
+
+
+# --- an independent reference: walk the wall clock minute by minute ----------------------------------
+
+# ranges that begin and end inside the hour a change skips or repeats (02:00-03:00 in Berlin)
+NIGHTS = parse("nights", {"timezone": "Europe/Berlin", "hours": {d: ["00:00-02:30", "02:45-03:15", "22:00-24:00"]
+                                                                for d in cal.DAY_NAMES},
+                          "holidays": ["2026-03-28"]})  # ranges across both changes; a holiday the day before one
+# around the 2026 changes of both zones (Berlin: 29 March, 25 October; New York: 8 March, 1 November)
+NEAR_A_CHANGE = st.sampled_from(["2026-03-06", "2026-03-27", "2026-10-23", "2026-10-30", "2026-12-23"]).flatmap(
+    lambda day: st.integers(0, 4 * 24 * 60).map(lambda minute: parse_rfc3339_ms(f"{day}T00:00:00Z") + minute * MIN))
+
+
+def counts(c: cal.Calendar, minute_ms: int) -> bool:
+    """Does this wall-clock minute count? Asked of the local date and time alone, as a person would."""
+    local = datetime.fromtimestamp(minute_ms / 1000, tz=ZoneInfo(c.zone))
+    if local.date() in c.holidays:
+        return False
+    of_day = local.hour * 60 + local.minute
+    return any(start <= of_day < end for start, end in c.week[local.weekday()])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([EMEA, NYC, NIGHTS]), NEAR_A_CHANGE, st.integers(1, 20 * 60))
+def test_deadlines_agree_with_a_minute_by_minute_walk_of_the_local_clock(c: cal.Calendar, start: int,
+                                                                         minutes: int) -> None:
+    left, at = minutes, start
+    while True:
+        if counts(c, at):
+            left -= 1
+            if left == 0:
+                break
+        at += MIN
+    assert reached(c, start, minutes * MIN) == at + MIN
+    assert elapsed(c, start, at + MIN) == minutes * MIN
