@@ -5,6 +5,7 @@ calendar's local time. For a support manager checking a calendar before it goes 
 from __future__ import annotations
 
 import argparse
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -24,19 +25,13 @@ def command(args: argparse.Namespace, settings: PolicySettings) -> int:
     print("\n".join(describe(policy)))
     if args.severity is not None:
         try:
-            created = parse_rfc3339_ms(args.created) if args.created else _now_ms()
+            created = parse_rfc3339_ms(args.created) if args.created else int(time.time() * 1000)
         except TimestampError:
             raise ConfigError("--created", "must be an RFC 3339 instant with an offset, e.g. "
                                            "2026-03-06T16:30:00+01:00", args.created) from None
         print()
         print("\n".join(ticket(policy, args.severity, args.product, args.fastlane, created)))
     return 0
-
-
-def _now_ms() -> int:
-    import time
-
-    return int(time.time() * 1000)
 
 
 def describe(policy: Policy) -> list[str]:
