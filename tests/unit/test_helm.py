@@ -84,3 +84,22 @@ def test_a_sasl_ssl_cluster_gets_its_password_and_ca_as_files_from_existing_secr
 def test_more_workers_than_partitions_is_refused() -> None:
     done = helm("template", "sla", str(CHART), "--set", "workers.replicas=5", "--set", "workers.partitions=4")
     assert done.returncode != 0 and "workers.replicas (5) is more than workers.partitions (4)" in done.stderr
+
+
+def test_a_policy_with_business_hours_calendars_reaches_the_workers_as_written(tmp_path: Path) -> None:
+    from pipeline.domain.policy import load_policy
+    from tests.business_hours import POLICY
+
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"policy": POLICY}))
+    done = helm("template", "sla", str(CHART), "--namespace", "support", "-f", str(values))
+    assert done.returncode == 0, done.stderr
+    docs = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    [config] = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-policy")]
+    written = tmp_path / "policy.toml"
+    written.write_text(config["data"]["policy.toml"])
+    policy = load_policy(written)  # the TOML survives the chart: sub-tables, lists of rules
+    assert policy.calendar_for(3, "plesk", False).name == "emea"
+    [workers] = [d for d in docs if d["kind"] == "StatefulSet"]
+    env = {e["name"]: e.get("value") for e in workers["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SLA_POLICY_FILE"].endswith("/policy.toml")
