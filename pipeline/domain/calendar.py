@@ -101,6 +101,12 @@ def _open_ranges(cal: Calendar, day: date) -> tuple[tuple[int, int], ...]:
     return tuple(merged)
 
 
+def clear_caches() -> None:
+    """Forget every day's ranges and every deadline computed (for benchmarks that must start cold)."""
+    _open_ranges.cache_clear()
+    _reached.cache_clear()
+
+
 def _offsets(zone_name: str, start_ms: int, end_ms: int) -> list[tuple[int, int, int]]:
     """(from, to, UTC offset in ms) over ``[start_ms, end_ms)``: one piece, or one per change of offset."""
     zone = ZoneInfo(zone_name)

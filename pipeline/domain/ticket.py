@@ -19,17 +19,22 @@ DIGEST_BYTES = 6  # 48 bits: two of one ticket's last 32 event ids collide with 
 HELD_LIMIT = 64  # events held for a ticket whose ticket.created has not arrived yet
 
 
-SEEN_BYTES = SEEN_LIMIT * DIGEST_BYTES
 
 
-def pack_digests(digests: list[bytes]) -> str:
-    """Digests as one compact base64 string (for serialized engineer state)."""
-    return base64.b64encode(b"".join(digests)).decode()
+def digest_in(seen: bytes, digest: bytes) -> bool:
+    """Is ``digest`` one of the digests packed in ``seen`` (DIGEST_BYTES each)?"""
+    at = seen.find(digest)
+    while at != -1:
+        if at % DIGEST_BYTES == 0:  # aligned: a digest, not the end of one and the start of the next
+            return True
+        at = seen.find(digest, at + 1)
+    return False
 
 
-def unpack_digests(text: str) -> list[bytes]:
-    raw = base64.b64decode(text)
-    return [raw[i : i + DIGEST_BYTES] for i in range(0, len(raw), DIGEST_BYTES)]
+def digests_with(seen: bytes, digest: bytes, limit: int) -> bytes:
+    """``seen`` with ``digest`` added last, keeping the newest ``limit`` digests."""
+    seen += digest
+    return seen if len(seen) <= limit * DIGEST_BYTES else seen[-limit * DIGEST_BYTES:]
 FORMAT = 2  # the first element of a serialized state (format 1 was a JSON object, still read)
 
 
@@ -108,17 +113,10 @@ class TicketState:
 
     # --- dedupe -------------------------------------------------------------------------------
     def has_seen(self, digest: bytes) -> bool:
-        seen = self.seen
-        at = seen.find(digest)
-        while at != -1:
-            if at % DIGEST_BYTES == 0:  # aligned: a digest, not the end of one and the start of the next
-                return True
-            at = seen.find(digest, at + 1)
-        return False
+        return digest_in(self.seen, digest)
 
     def remember(self, digest: bytes) -> None:
-        seen = self.seen + digest
-        self.seen = seen if len(seen) <= SEEN_BYTES else seen[-SEEN_BYTES:]
+        self.seen = digests_with(self.seen, digest, SEEN_LIMIT)
 
     @property
     def exists(self) -> bool:

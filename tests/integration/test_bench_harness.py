@@ -19,6 +19,7 @@ def test_core_bench_measures_the_core_beside_its_baseline(tmp_path: Path) -> Non
     assert result["events"] == 3000 and result["outputs"] > 0
     assert result["core_us_per_event"] > 0 and result["baseline_orjson_loads_us_per_event"] > 0
     assert result["business_hours_core_us_per_event"] > 0  # the same events, with calendars
+    assert result["engineer_facts"] > 0 and result["engineer_fold_us_per_fact"] > 0
 
 
 def test_escalation_latency_bench_measures_every_escalation(tmp_path: Path) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.domain.engineers import DAY_MS, EngineerState, Fact, stack_rank
 from pipeline.domain.policy import Policy
@@ -210,3 +214,28 @@ def test_the_stack_rank_view_decodes_an_engineer_only_when_asked_and_only_after_
     assert view.report("7d")["as_of"] and decodes == ["E1", "E2"]  # nothing changed: nothing decoded
     view.load(b"E2", None)  # a tombstone
     assert set(view.states) == {"E1"}
+
+
+FACTS = st.lists(st.tuples(st.sampled_from(["sample", "survey", "review"]), st.integers(0, 45),
+                           st.integers(0, 5), st.sampled_from(["very_satisfied", "neutral", "dissatisfied"])),
+                 max_size=60)
+
+
+@given(FACTS)
+def test_an_engineer_state_is_written_as_one_orjson_document_and_read_back_whole(facts: list) -> None:
+    """to_bytes reuses each unchanged day's bytes; what it writes must be exactly the document orjson would
+    write for the whole state (changelogs already hold such records), and must read back to the same state."""
+    state = EngineerState("E1")
+    for n, (kind, day, i, rating) in enumerate(facts):
+        state.apply(Fact(kind, f"f{n % 40}", "E1", T0 + day * DAY_MS + i, "T", value_ms=1000 * i, within=i < 3,
+                         rating=rating if kind == "survey" else None, dsat_reason=f"reason {i}",
+                         score=50 + i if kind == "review" else None))
+        doc = {"d": {str(k): v for k, v in state.days.items()}, "t": state.last_at}
+        if state.reasons:
+            doc["r"] = {str(k): v for k, v in state.reasons.items()}
+        if state.seen:
+            doc["s"] = base64.b64encode(state.seen).decode()
+        assert state.to_bytes() == orjson.dumps(doc)
+        again = EngineerState.from_bytes("E1", state.to_bytes())
+        assert (again.days, again.reasons, again.seen, again.last_at) == (
+            state.days, state.reasons, state.seen, state.last_at)
