@@ -167,20 +167,6 @@ def elapsed(cal: Calendar, start_ms: int, end_ms: int) -> int:
 
 
 def reached(cal: Calendar, start_ms: int, amount_ms: int) -> int:
-    """:func:`first_reached`, remembered: a ticket's deadline and rungs are asked for on every change."""
-    if amount_ms <= 0:
-        return start_ms
-    if is_24x7(cal):
-        return start_ms + amount_ms
-    return _reached(cal, start_ms, amount_ms)
-
-
-@lru_cache(maxsize=65_536)
-def _reached(cal: Calendar, start_ms: int, amount_ms: int) -> int:
-    return first_reached(cal, start_ms, amount_ms)
-
-
-def first_reached(cal: Calendar, start_ms: int, amount_ms: int) -> int:
     """The first instant at which ``amount_ms`` of calendar time has elapsed since ``start_ms``: ``start_ms``
     itself for 0; for a start outside the hours, counting begins at the next opening; an amount that
     ends exactly at a range's end is due then, not at the next opening."""
@@ -188,6 +174,11 @@ def first_reached(cal: Calendar, start_ms: int, amount_ms: int) -> int:
         return start_ms
     if is_24x7(cal):
         return start_ms + amount_ms
+    return _reached(cal, start_ms, amount_ms)
+
+
+@lru_cache(maxsize=65_536)  # remembered: a ticket's deadline and rungs are asked for on every change
+def _reached(cal: Calendar, start_ms: int, amount_ms: int) -> int:
     left = amount_ms
     for open_ms, close_ms in _ranges_from(cal, start_ms):
         lo = max(open_ms, start_ms)
