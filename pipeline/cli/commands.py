@@ -12,9 +12,9 @@ import sys
 import time
 from collections.abc import Iterator
 
+from pipeline.cli.signals import stop_on_signals
 from pipeline.errors import PipelineError
 from pipeline.settings import BrokerSettings, GenerateSettings, NotifySettings, Settings
-from pipeline.signals import stop_on_signals
 
 
 def produce(args: argparse.Namespace, settings: Settings) -> int:

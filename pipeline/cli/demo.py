@@ -31,16 +31,16 @@ from rich.text import Text
 
 from pipeline import resources
 from pipeline.cli.board import Snapshot, render, scrape
+from pipeline.cli.ports import port_free
+from pipeline.cli.signals import stop_on_signals
 from pipeline.domain.policy import load_policy
 from pipeline.domain.records import Escalation
 from pipeline.errors import PipelineError
 from pipeline.kafka.embedded import EmbeddedKafka
 from pipeline.kafka.tail import Tail
 from pipeline.observability import rules
-from pipeline.ports import port_free
 from pipeline.reports.period import local_date
 from pipeline.settings import DEFAULT_KAFKA_VERSION, Settings
-from pipeline.signals import stop_on_signals
 from pipeline.simulate.generator import events as simulated_events
 from pipeline.simulate.player import PlayStats, play
 from pipeline.simulate.profile import load_profile

@@ -41,10 +41,10 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
 def run_worker(settings: Settings) -> int:
     import faust
 
-    from pipeline.app import changelog_topic_names, create_app, facts_topic_name, ticks_topic_name
     from pipeline.domain.policy import load_policy
     from pipeline.kafka.admin import MAX_MESSAGE_BYTES, ensure_topics
     from pipeline.tables.guard import check_writable
+    from pipeline.worker.app import changelog_topic_names, create_app
 
     policy = load_policy(settings.policy_file)  # a bad policy stops start-up before Kafka is touched
     check_writable(settings.data_dir)  # a full or read-only volume, said at once
@@ -59,7 +59,7 @@ def run_worker(settings: Settings) -> int:
     ))
     partitions = counts[settings.topic_events]
     names = (settings.topic_dlq, settings.topic_outcomes, settings.topic_escalations, settings.topic_dsat,
-             ticks_topic_name(settings), facts_topic_name(settings))
+             settings.topic_ticks, settings.topic_facts)
     others = dict.fromkeys(names, partitions)
     counts = loop.run_until_complete(ensure_topics(
         settings.kafka, others, replication_factor=settings.replication_factor,
@@ -72,7 +72,7 @@ def run_worker(settings: Settings) -> int:
         settings.kafka, dict.fromkeys(changelogs, partitions), replication_factor=settings.replication_factor,
         configs={name: {"cleanup.policy": "compact"} for name in changelogs},
     )))
-    for internal in (ticks_topic_name(settings), facts_topic_name(settings), *changelogs):
+    for internal in (settings.topic_ticks, settings.topic_facts, *changelogs):
         if counts[internal] != partitions:
             raise PipelineError(
                 f"topic {internal} has {counts[internal]} partitions but {settings.topic_events} has "

@@ -58,8 +58,6 @@ def _build(kind: Kind, span: period.Period, got: dict[str, list], policy: Policy
 
 
 async def _read(kind: Kind, span: period.Period, settings: Settings) -> dict[str, list]:
-    from pipeline.app import facts_topic_name  # the internal topic's one name
-
     kafka = settings.kafka
     if kind == "debrief":
         since = span.start_ms - LOOKBACK_DAYS * DAY_MS
@@ -76,7 +74,7 @@ async def _read(kind: Kind, span: period.Period, settings: Settings) -> dict[str
     return await source.gather(kafka, {
         "outcomes": (settings.topic_outcomes, span.start_ms, None, source.outcomes),
         "escalations": (settings.topic_escalations, span.start_ms, None, source.escalations),
-        "facts": (facts_topic_name(settings), span.end_ms - 31 * DAY_MS, None, source.facts),
+        "facts": (settings.topic_facts, span.end_ms - 31 * DAY_MS, None, source.facts),
     })
 
 

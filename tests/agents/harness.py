@@ -17,11 +17,11 @@ import orjson
 from faust.types import TP, Message, RecordMetadata
 
 from pipeline.agents import Progress
-from pipeline.app import Pipeline, create_app
 from pipeline.domain.clock import Clock
 from pipeline.domain.policy import Policy
 from pipeline.metrics import Metrics
 from pipeline.settings import Settings
+from pipeline.worker.app import Pipeline, create_app
 
 
 @dataclasses.dataclass(frozen=True)

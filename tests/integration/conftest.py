@@ -24,8 +24,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from pipeline.cli.ports import port_free
 from pipeline.kafka.tail import Tail
-from pipeline.ports import port_free
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "pipeline.cli"]

@@ -10,7 +10,7 @@ import dataclasses
 
 import faust
 
-from pipeline import reports, web
+from pipeline import reports
 from pipeline.agents import Progress
 from pipeline.agents import engineers as engineers_agent
 from pipeline.agents import tickets as tickets_agent
@@ -25,6 +25,7 @@ from pipeline.settings import Settings
 from pipeline.tables import tickets as tickets_tables
 from pipeline.tables.engineer_view import EngineerView, follow_changelog
 from pipeline.tables.guard import OnStorageFailure, halt
+from pipeline.worker import web
 
 RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
@@ -44,17 +45,9 @@ class Pipeline:
     topics: dict[str, faust.TopicT]  # every topic the worker writes, by the outbox's names and "dlq", "ticks"
 
 
-def ticks_topic_name(settings: Settings) -> str:
-    return f"{settings.app_id}-ticks"
-
-
-def facts_topic_name(settings: Settings) -> str:
-    return f"{settings.app_id}-engineer-facts"
-
-
 def changelog_topic_names(settings: Settings) -> list[str]:
     """The tables' changelog topics, named as Faust names them."""
-    return [f"{settings.app_id}-{table}-changelog" for table in tickets_tables.TABLES]
+    return settings.changelog_topics(tickets_tables.TABLES)
 
 
 def create_app(
@@ -98,7 +91,7 @@ def create_app(
         EventPartitionClock(int(settings.allowed_lateness_seconds * 1000))
         if settings.clock == "event" else WallPartitionClock(wall)
     )
-    ticks_name = ticks_topic_name(settings)
+    ticks_name = settings.topic_ticks
     positions = CommittedOffsets(app, settings.topic_events, ticks_name)
     processor = Processor(
         clock=clock,
@@ -113,7 +106,7 @@ def create_app(
     store = tickets_tables.declare(app, partitions)
     source = app.topic(settings.topic_events, ticks_name, **RAW)
     ticks = app.topic(ticks_name, partitions=partitions, internal=True, **RAW)
-    facts = app.topic(facts_topic_name(settings), partitions=partitions, internal=True, **RAW)
+    facts = app.topic(settings.topic_facts, partitions=partitions, internal=True, **RAW)
     dlq = app.topic(settings.topic_dlq, **RAW)
     outputs = {"outcomes": app.topic(settings.topic_outcomes, **RAW),
                "escalations": app.topic(settings.topic_escalations, **RAW),
@@ -132,7 +125,7 @@ def create_app(
     )
 
     metrics.observe_lag(register_lag(app, settings.topic_events, positions, processor.next_offsets))
-    rewind_uncommitted(app, {settings.topic_events, ticks_name, facts_topic_name(settings)})
+    rewind_uncommitted(app, {settings.topic_events, ticks_name, settings.topic_facts})
 
     engineers = tickets_tables.declare_engineers(app, partitions)
     engineers_progress = Progress()

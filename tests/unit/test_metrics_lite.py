@@ -7,7 +7,7 @@ import re
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
 
-from pipeline.litemetrics import LiteCounter, LiteHistogram
+from pipeline.metrics.lite import LiteCounter, LiteHistogram
 
 BUCKETS = (0.5, 1, 2.5, 10)
 

@@ -20,7 +20,7 @@ from pipeline.domain.bizcrit import BOARD_RUNGS, KINDS, rungs_that_page
 from pipeline.domain.events import DSAT_RATINGS, EVENT_TYPES
 from pipeline.domain.policy import SEVERITIES, Policy
 from pipeline.domain.windows import WINDOWS_MS
-from pipeline.litemetrics import LiteCounter, LiteHistogram
+from pipeline.metrics.lite import LiteCounter, LiteHistogram
 
 # Lag from occurred_at to processing: from sub-second (live) to days (a replay).
 _LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, 604800)

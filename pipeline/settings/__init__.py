@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pipeline import envparse as ep
 from pipeline.errors import ConfigError
 from pipeline.kafka.client import LOCAL_BROKER, KafkaClient, Secret
+from pipeline.settings import envparse as ep
 
 ClockMode = Literal["wall", "event"]
 DEFAULT_RUNBOOK_BASE_URL = "http://127.0.0.1:6066/runbooks"  # a worker's /runbooks on its default port
@@ -83,6 +83,20 @@ class Settings(KafkaSettings):
     def kafka_broker_url(self) -> str:
         """The servers in Faust's ``kafka://host:port;host:port`` form."""
         return "kafka://" + ";".join(self.bootstrap_servers.split(","))
+
+    @property
+    def topic_ticks(self) -> str:
+        """The internal topic of the deadline ticks (one per partition)."""
+        return f"{self.app_id}-ticks"
+
+    @property
+    def topic_facts(self) -> str:
+        """The internal topic of engineer facts, read by the engineer agent and the monthly report."""
+        return f"{self.app_id}-engineer-facts"
+
+    def changelog_topics(self, tables: tuple[str, ...]) -> list[str]:
+        """The changelog topics of these tables, named as Faust names them."""
+        return [f"{self.app_id}-{table}-changelog" for table in tables]
 
 
 
