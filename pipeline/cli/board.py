@@ -1,5 +1,6 @@
 """The demo's live board: what it shows (a :class:`Snapshot` read from a worker's ``/metrics`` and the
-escalations topic) and how it reads as text. Pure apart from :func:`scrape`, so the text is testable.
+escalations topic) and how it reads (:func:`render`: rich text that wraps long lines to the terminal's
+width instead of cutting them). Pure apart from :func:`scrape`, so the text is testable.
 """
 
 from __future__ import annotations
@@ -8,14 +9,18 @@ import dataclasses
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Group
+from rich.padding import Padding
+from rich.text import Text
 
 from pipeline.cli.escalations import line as escalation_line
 from pipeline.domain.bizcrit import BOARD_RUNGS, share_words
 from pipeline.domain.policy import SEVERITIES
 from pipeline.domain.records import Escalation
-from pipeline.domain.timefmt import format_rfc3339_ms
+from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 
 _RUNG_NAMES = dict(zip(BOARD_RUNGS, ("no rung yet", "tier 3", "management", "executive"), strict=True))
+LATEST = 8  # escalations on the board
 
 
 @dataclasses.dataclass
@@ -54,8 +59,14 @@ class Snapshot:
                 self.bizcrit_by_rung[lab["rung"]] = value
 
 
-def render(s: Snapshot) -> str:
-    """The board as text."""
+def latest(escalations: list[Escalation], count: int = LATEST) -> list[Escalation]:
+    """The ``count`` latest escalations in time order (by ``emitted_at``, then ``escalation_id``): they arrive
+    in the order of the topic's partitions, not of time."""
+    return sorted(escalations, key=lambda e: (parse_rfc3339_ms(e.emitted_at), e.escalation_id))[-count:]
+
+
+def render(s: Snapshot) -> Group:
+    """The board, for a rich console: each line wraps at the console's width, continued under its indent."""
     sim = format_rfc3339_ms(s.sim_now_ms)[:16].replace("T", " ") if s.sim_now_ms else "-"
     out = [f"sla-pipeline demo   simulated time {sim} UTC (x{s.speedup:g})   "
            f"events {s.events_total:,.0f} ({s.events_per_s:,.0f}/s)", ""]
@@ -81,12 +92,15 @@ def render(s: Snapshot) -> str:
     out.append(f"Pages delivered to on-call through Alertmanager: {s.pages_delivered}")
     out.append("")
     out.append("Latest escalations:")
-    out += [f"  {escalation_line(e)[:150]}" for e in s.escalations[-8:]] or ["  (none yet)"]
-    out.append("")
+    lines = [escalation_line(e) for e in latest(s.escalations)] or ["(none yet)"]
     width = max((len(name) for name in s.urls), default=0)
-    out += [f"{name:>{width}}: {url}" for name, url in s.urls.items()]
-    out.append("Ctrl-C stops everything.")
-    return "\n".join(out)
+    links = [f"{name:>{width}}: {url}" for name, url in s.urls.items()]
+    return Group(*(_line(text) for text in out), *(_line(text, indent=2) for text in lines), _line(""),
+                 *(_line(text) for text in links), _line("Ctrl-C stops everything."))
+
+
+def _line(text: str, indent: int = 0) -> Padding:
+    return Padding(Text(text), (0, 0, 0, indent), expand=False)
 
 
 def scrape(url: str) -> dict[tuple[str, tuple], float]:

@@ -4,7 +4,10 @@ It starts the embedded Kafka broker, a worker (event-time clock), the notifier, 
 webhook receiver inside the demo standing in for on-call), Prometheus with the shipped rules, and the
 simulator at a speed-up where breaches and escalations appear within a minute. The board shows IRT
 compliance per severity against the goal, tickets at risk, open BizCrit tickets by rung, the latest
-escalations, pages delivered, and events per second. Ctrl-C stops everything it started.
+escalations, pages delivered, events per second, and links to the worker's pages. The private ones
+(stack rank, reports) need a token: the demo writes a random one to a file only its user can read, gives
+it to the worker (``SLA_REPORTS_TOKEN_FILE``) and puts it in the board's links (``?token=``: a browser
+cannot send a header from a link). Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import collections
 import contextlib
 import dataclasses
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -27,19 +31,18 @@ import yaml
 from aiohttp import web
 from rich.console import Console
 from rich.live import Live
-from rich.text import Text
 
 from pipeline import resources
 from pipeline.cli.board import Snapshot, render, scrape
 from pipeline.cli.ports import port_free
 from pipeline.cli.signals import stop_on_signals
+from pipeline.domain.calendar import local_day
 from pipeline.domain.policy import load_policy
 from pipeline.domain.records import Escalation
 from pipeline.errors import PipelineError
 from pipeline.kafka.embedded import EmbeddedKafka
 from pipeline.kafka.tail import Tail
 from pipeline.observability import rules
-from pipeline.reports.period import local_date
 from pipeline.settings import DEFAULT_KAFKA_VERSION, Settings
 from pipeline.simulate.generator import events as simulated_events
 from pipeline.simulate.player import PlayStats, play
@@ -93,6 +96,28 @@ def prepare_workdir(workdir: Path) -> None:
     (workdir / MARKER).write_text("made by `sla-pipeline demo`; emptied at its next start\n")
 
 
+def write_token(workdir: Path) -> tuple[Path, str]:
+    """A random token for the worker's private pages, in a file only this user can read (0600 from the start)."""
+    token = secrets.token_urlsafe(24)
+    path = workdir / "reports-token"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    return path, token
+
+
+def board_links(at: dict[str, str], token: str, judged_ms: int, zone: str) -> dict[str, str]:
+    """The board's links. The private pages carry the token; the debrief is that of the day the judging clock
+    is in (the simulated time the demo has played to every partition: the worker's event-time clocks), in
+    the reports' zone, so it follows the simulation across midnight."""
+    worker = f"http://{at['web']}"
+    return {"metrics": f"{worker}/metrics",
+            "stack rank": f"{worker}/stackrank?window=30d&token={token}",
+            "today's Sev1 debrief": f"{worker}/reports/debrief?date={local_day(judged_ms, zone)}&token={token}",
+            "Prometheus": f"http://{at['prometheus']}",
+            "Alertmanager": f"http://{at['alertmanager']}"}
+
+
 def demo_start(now_ms: int) -> int:
     """The simulated start: the latest Tuesday 09:00 UTC before ``now_ms``. A fixed hour of the week makes
     the demo the same at any wall-clock time (seed and profile fixed): a busy morning, whose first Sev1
@@ -114,6 +139,7 @@ class Demo:
         self.pages = 0
         self.escalations: collections.deque[Escalation] = collections.deque(maxlen=50)
         self.stats = PlayStats()
+        self.token = ""  # of the worker's private pages: made at start
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -153,6 +179,7 @@ class Demo:
         at = c.addresses()
         self._check_tools_and_ports()
         prepare_workdir(c.workdir)
+        token_file, self.token = write_token(c.workdir)
         self.say(f"starting Kafka {c.kafka_version} on {at['kafka']} ...")
         self.broker = EmbeddedKafka(home=c.workdir / "kafka", version=c.kafka_version, port=c.ports["kafka"],
                                     controller_port=c.ports["kafka-controller"])
@@ -160,7 +187,9 @@ class Demo:
         bootstrap = self.broker.bootstrap
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SLA_CLOCK": "event",
                "SLA_DATA_DIR": str(c.workdir / "worker"), "SLA_WEB_PORT": str(c.ports["web"]),
-               "SLA_RUNBOOK_BASE_URL": f"http://{at['web']}/runbooks"}
+               "SLA_RUNBOOK_BASE_URL": f"http://{at['web']}/runbooks", "SLA_REPORTS_TOKEN_FILE": str(token_file)}
+        for older in ("SLA_STACKRANK_TOKEN_FILE", "SLA_REPORTS_OPEN"):  # the demo's token decides, alone
+            env.pop(older, None)
         self.say("starting a worker (event-time clock, driven by the simulator's heartbeats) ...")
         self._spawn("worker", [sys.executable, "-m", "pipeline.cli", "worker"], env)
         await self._wait_http("worker", f"http://{at['web']}/metrics")
@@ -169,7 +198,9 @@ class Demo:
         am_config = c.workdir / "alertmanager.yml"
         am_config.write_text(yaml.safe_dump(alertmanager_config(
             yaml.safe_load(resources.read_text(resources.ALERTMANAGER)), c.ports["webhook"]), sort_keys=False))
-        rules_file = c.workdir / "sla.rules.yml"  # the shipped rules, as the demo's policy has them
+        # The shipped rules, as the demo's policy has them. Prometheus reads a relative rule_files entry
+        # against its config file's folder: an absolute path works from any --dir and any working directory.
+        rules_file = (c.workdir / "sla.rules.yml").resolve()
         rules_file.write_text(rules.as_yaml(self.policy, f"http://{at['web']}/runbooks"))
         self._spawn("alertmanager", ["prometheus-alertmanager", f"--config.file={am_config}",
                                      f"--storage.path={c.workdir / 'alertmanager'}",
@@ -226,27 +257,27 @@ class Demo:
         sim = asyncio.create_task(play(self.broker.bootstrap, self.settings.topic_events, source, start_ms=start,
                                        speedup=c.speedup, stopping=self.stopping, stats=self.stats))
         follower = asyncio.create_task(self._follow_escalations(self.broker.bootstrap))
-        urls = {"metrics": f"http://{at['web']}/metrics",
-                "stack rank": f"http://{at['web']}/stackrank?window=30d",
-                "today's Sev1 debrief": f"http://{at['web']}/reports/debrief?date={local_date(start, 'UTC')}",
-                "Prometheus": f"http://{at['prometheus']}",
-                "Alertmanager": f"http://{at['alertmanager']}"}
         last = (time.monotonic(), 0.0)
-        # On a terminal rich redraws the board in place; elsewhere (a log, a test) each frame is appended.
-        live = Live(console=Console(file=self.out), auto_refresh=False) if self.out.isatty() else None
+        # On a terminal rich redraws the board in place, wrapped to its width; elsewhere (a log, a test) each
+        # frame is appended, its lines whole.
+        tty = self.out.isatty()
+        console = Console(file=self.out) if tty else Console(file=self.out, width=10_000)
+        live = Live(console=console, auto_refresh=False) if tty else None
         try:
             if live is not None:
                 live.start()
             while not self.stopping.is_set():
-                snap = await asyncio.to_thread(self._snapshot, urls)
+                links = board_links(at, self.token, self.stats.sim_now_ms or start, self.settings.report_timezone)
+                snap = await asyncio.to_thread(self._snapshot, links)
                 now = time.monotonic()
                 snap.events_per_s = (snap.events_total - last[1]) / max(now - last[0], 1e-6)
                 last = (now, snap.events_total)
                 frame = render(snap)
                 if live is not None:
-                    live.update(Text(frame), refresh=True)
+                    live.update(frame, refresh=True)
                 else:
-                    self.out.write("\n" + "=" * 40 + "\n" + frame + "\n")
+                    console.print("\n" + "=" * 40)
+                    console.print(frame)
                     self.out.flush()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), c.refresh_s)

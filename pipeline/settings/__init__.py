@@ -76,8 +76,18 @@ class Settings(KafkaSettings):
     session_timeout_seconds: float = 10.0
     metrics_max_engineers: int = 500
     log_level: str = "info"
-    stackrank_token: Secret | None = None  # /stackrank wants it as a bearer token when set
+    # The private pages (/stackrank, /reports/..., /tickets/...): people's performance, customers' data. They
+    # answer only a request that carries this token, or anyone with reports_open; neither: they refuse.
+    reports_token: Secret | None = None
+    reports_open: bool = False
     report_timezone: str = "UTC"  # the reports' days, weeks and months are local to it (IANA name)
+
+    def __post_init__(self) -> None:
+        KafkaSettings.__post_init__(self)
+        if self.reports_open and self.reports_token is not None:
+            raise ConfigError("SLA_REPORTS_OPEN", "and SLA_REPORTS_TOKEN_FILE (or its older name "
+                                                  "SLA_STACKRANK_TOKEN_FILE) exclude each other: either the "
+                                                  "private pages need a token or they are open to anyone")
 
     @property
     def kafka_broker_url(self) -> str:
@@ -134,7 +144,9 @@ Settings._ENV = {
     "SLA_SESSION_TIMEOUT_SECONDS": ("session_timeout_seconds", ep.seconds(6, 300)),
     "SLA_METRICS_MAX_ENGINEERS": ("metrics_max_engineers", ep.int_in(0, 100000)),
     "SLA_LOG_LEVEL": ("log_level", ep.one_of("debug", "info", "warning", "error")),
-    "SLA_STACKRANK_TOKEN_FILE": ("stackrank_token", ep.secret_file),
+    "SLA_STACKRANK_TOKEN_FILE": ("reports_token", ep.token_file),  # the older name of the next one
+    "SLA_REPORTS_TOKEN_FILE": ("reports_token", ep.token_file),  # wins over the older name
+    "SLA_REPORTS_OPEN": ("reports_open", ep.boolean),
     "SLA_REPORT_TIMEZONE": ("report_timezone", ep.timezone),
 }
 

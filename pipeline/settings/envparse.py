@@ -187,6 +187,16 @@ def secret_file(key: str, raw: str) -> Secret:
     return Secret(path.read_text().rstrip("\r\n"))
 
 
+def token_file(key: str, raw: str) -> Secret:
+    """A bearer token read from a file: one word of printable characters (it travels in a header or a URL)."""
+    token = secret_file(key, raw).reveal()
+    if not token:
+        raise ConfigError(key, "names an empty file; write the token into it", raw)
+    if not token.isprintable() or any(ch.isspace() for ch in token):
+        raise ConfigError(key, "must hold one token: printable characters without spaces or line breaks", raw)
+    return Secret(token)
+
+
 def boolean(key: str, raw: str) -> bool:
     value = raw.strip().lower()
     if value not in ("true", "false", "1", "0", "yes", "no"):

@@ -37,8 +37,8 @@ def stackrank(port: int, window: str) -> dict:
 async def test_stack_rank_is_complete_and_identical_on_both_workers(
     broker: Broker, topics: Topics, worker_factory,
 ) -> None:
-    first = worker_factory(SLA_CLOCK="event").start()
-    second = worker_factory(SLA_CLOCK="event").start()
+    first = worker_factory(SLA_CLOCK="event", SLA_REPORTS_OPEN="true").start()
+    second = worker_factory(SLA_CLOCK="event", SLA_REPORTS_OPEN="true").start()
     placed = await publish_scenario(broker, topics, scenario.tickets(N_TICKETS, seed=21), end_beat=False)
     want = {w: expected_report(placed, topics.events, w) for w in ("7d", "30d")}
     assert len(want["30d"]["ranked"]) >= 10  # a real ranking, not a handful

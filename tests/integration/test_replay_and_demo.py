@@ -8,11 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import orjson
+import yaml
 
+from pipeline import resources
 from tests.integration.conftest import CLI, ROOT, VERSIONS, Broker, Topics, consume, free_port
 
 
@@ -85,6 +88,20 @@ async def test_replay_of_a_mapped_csv_export(broker: Broker, topics: Topics) -> 
     assert all(r.timestamp == parse_rfc3339_ms(orjson.loads(r.value)["occurred_at"]) for r in got)
 
 
+def api(url: str) -> dict:
+    """The ``data`` of a Prometheus API answer."""
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return orjson.loads(resp.read())["data"]
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 def test_the_demo_shows_an_escalation_within_a_minute_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
     ports = {flag: free_port() for flag in ("web-port", "notifier-port", "prometheus-port", "alertmanager-port",
                                             "webhook-port")}
@@ -111,11 +128,29 @@ def test_the_demo_shows_an_escalation_within_a_minute_and_ctrl_c_leaves_nothing_
             waited = time.monotonic() - simulating
             assert waited < 60, "no escalation on the board within a minute:\n" + out.read_text()[-3000:]
             time.sleep(0.5)
-        # the board says where today's debrief opens, and it does: a page with the day's Sev1 tickets
-        (debrief,) = set(re.findall(r"today's Sev1 debrief: (http://\S+)", out.read_text(errors="replace")))
+        # the board says where today's debrief opens, and it does, with the demo's token: a page with the
+        # day's Sev1 tickets (the simulated day: the board's clock); without the token the worker refuses
+        board = out.read_text(errors="replace")
+        debrief = re.findall(r"today's Sev1 debrief: (http://\S+)", board)[-1]
+        sim_day = re.findall(r"simulated time (\d{4}-\d\d-\d\d) ", board)[-1]
+        token = (state / "reports-token").read_text().strip()
+        assert f"date={sim_day}&token={token}" in debrief
+        assert (state / "reports-token").stat().st_mode & 0o777 == 0o600
         with urllib.request.urlopen(debrief, timeout=120) as resp:
             page = resp.read().decode()
         assert resp.headers["Content-Type"].startswith("text/html") and "<title>Sev1 debrief" in page
+        assert http_status(debrief.replace(f"&token={token}", "")) == 401
+        # Prometheus loaded every group of the shipped rules, and the always-firing watchdog fires
+        prometheus = f"http://127.0.0.1:{ports['prometheus-port']}"
+        shipped = {g["name"] for g in yaml.safe_load(resources.read_text(resources.RULES))["groups"]}
+        loaded = {g["name"] for g in api(f"{prometheus}/api/v1/rules")["groups"]}
+        assert loaded == shipped, f"Prometheus loaded {sorted(loaded)}, the shipped file has {sorted(shipped)}"
+        deadline = time.monotonic() + 60  # a few of the demo's 5 s evaluation intervals
+        while not any(a["labels"]["alertname"] == "SLAWatchdog" and a["state"] == "firing"
+                      for a in api(f"{prometheus}/api/v1/alerts")["alerts"]):
+            assert proc.poll() is None, out.read_text()[-3000:]
+            assert time.monotonic() < deadline, f"SLAWatchdog not firing: {api(f'{prometheus}/api/v1/alerts')}"
+            time.sleep(1)
         proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal does
         assert proc.wait(90) == 0, out.read_text()[-3000:]
     finally:

@@ -141,3 +141,47 @@ def test_several_alertmanagers_and_credentials_from_files(tmp_path: Path) -> Non
     assert s.alertmanager_password.reveal() == "hunter2" and "hunter2" not in repr(s)
     assert "hunter2" not in str(s.describe())
     assert NotifySettings.from_env({}).alertmanager_urls == ("http://127.0.0.1:9093",)
+
+
+def test_the_private_pages_are_closed_by_default_and_a_token_file_or_an_explicit_setting_opens_them(
+    tmp_path: Path,
+) -> None:
+    default = Settings.from_env({})
+    assert (default.reports_token, default.reports_open) == (None, False)
+    token, older = tmp_path / "reports-token", tmp_path / "stackrank-token"
+    token.write_text("new-token-1\n")
+    older.write_text("old-token-2\n")
+    s = Settings.from_env({"SLA_REPORTS_TOKEN_FILE": str(token)})
+    assert s.reports_token is not None and s.reports_token.reveal() == "new-token-1" and not s.reports_open
+    assert "new-token-1" not in repr(s) + str(s.describe())
+    assert Settings.from_env({"SLA_STACKRANK_TOKEN_FILE": str(older)}).reports_token.reveal() == "old-token-2"
+    both = Settings.from_env({"SLA_STACKRANK_TOKEN_FILE": str(older), "SLA_REPORTS_TOKEN_FILE": str(token)})
+    assert both.reports_token.reveal() == "new-token-1"  # the new name wins over the older one
+    assert Settings.from_env({"SLA_REPORTS_OPEN": "true"}).reports_open is True
+    assert unknown_keys({"SLA_REPORTS_TOKEN_FILE": "x", "SLA_REPORTS_OPEN": "1", "SLA_STACKRANK_TOKEN_FILE": "y"}) == []
+
+
+@pytest.mark.parametrize("name", ["SLA_REPORTS_TOKEN_FILE", "SLA_STACKRANK_TOKEN_FILE"])
+def test_a_token_and_open_pages_together_is_a_config_error_naming_both_keys(name: str, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("tok-1234\n")
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({name: str(token), "SLA_REPORTS_OPEN": "yes"})
+    assert err.value.key == "SLA_REPORTS_OPEN" and "SLA_REPORTS_TOKEN_FILE" in str(err.value)
+    assert "tok-1234" not in str(err.value)
+    assert Settings.from_env({name: str(token), "SLA_REPORTS_OPEN": "false"}).reports_token is not None
+
+
+@pytest.mark.parametrize("content, why", [
+    ("", "empty file"), ("\n", "empty file"), ("two words\n", "without spaces"), ("a\nb\n", "without spaces"),
+])
+def test_a_token_file_must_hold_one_token(content: str, why: str, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text(content)
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"SLA_REPORTS_TOKEN_FILE": str(token)})
+    assert err.value.key == "SLA_REPORTS_TOKEN_FILE" and why in str(err.value)
+    with pytest.raises(ConfigError, match="SLA_REPORTS_OPEN: must be true or false"):
+        Settings.from_env({"SLA_REPORTS_OPEN": "sometimes"})
+    with pytest.raises(ConfigError, match="SLA_REPORTS_TOKEN_FILE: must name a readable file"):
+        Settings.from_env({"SLA_REPORTS_TOKEN_FILE": str(tmp_path / "missing")})

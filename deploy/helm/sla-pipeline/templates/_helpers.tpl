@@ -128,3 +128,27 @@ readOnlyRootFilesystem: true
 capabilities:
   drop: ["ALL"]
 {{- end -}}
+
+{{/* The Secret holding the token of the workers' private pages (/stackrank, /reports/...), or "" when they
+are open. workers.stackrankTokenSecret is the older name of workers.reportsToken.existingSecret (and key). */}}
+{{- define "sla.reportsTokenSecret" -}}
+{{- $token := .Values.workers.reportsToken -}}
+{{- $older := dig "stackrankTokenSecret" "name" "" .Values.workers -}}
+{{- $existing := $token.existingSecret | default $older -}}
+{{- if and .Values.workers.reportsOpen $existing -}}
+{{- fail "workers.reportsOpen and workers.reportsToken.existingSecret exclude each other: either the private pages need a token or they are open to anyone (SLA_REPORTS_OPEN and SLA_REPORTS_TOKEN_FILE)" -}}
+{{- else if .Values.workers.reportsOpen -}}
+{{- else if $existing -}}
+{{ $existing }}
+{{- else if $token.create -}}
+{{ include "sla.fullname" . }}-reports-token
+{{- end -}}
+{{- end -}}
+
+{{- define "sla.reportsTokenKey" -}}
+{{- if and (not .Values.workers.reportsToken.existingSecret) (dig "stackrankTokenSecret" "name" "" .Values.workers) -}}
+{{ dig "stackrankTokenSecret" "key" "token" .Values.workers }}
+{{- else -}}
+{{ .Values.workers.reportsToken.key }}
+{{- end -}}
+{{- end -}}
