@@ -1,21 +1,9 @@
-"""``sla-pipeline``: the command line.
-
-    sla-pipeline kafka start|stop|status   the embedded single-node Kafka broker
-    sla-pipeline worker [--clock wall|event] a pipeline worker (Faust), /metrics on its web port
-    sla-pipeline produce FILE.jsonl          publish ticket events from JSON lines
-    sla-pipeline notify                      deliver escalations to on-call through Alertmanager
-    sla-pipeline escalations [--follow]      print escalations as they arrive
-    sla-pipeline stackrank [--window 30d]    the engineer stack rank, from a worker's /stackrank
-    sla-pipeline generate [--check]          write the Prometheus rules and Grafana dashboards
-    sla-pipeline policy [--severity N ...]   check the policy file; when a given ticket is due
-    sla-pipeline simulate [--speedup N]      play realistic simulated tickets to Kafka (or --out a file)
-    sla-pipeline replay FILE                 replay a JSON-lines or CSV export into tickets.events
-    sla-pipeline report debrief|dsat|monthly the support manager's reviews (HTML, JSON or CSV), from the topics
-    sla-pipeline demo                        everything, with a live board in the terminal
-    sla-pipeline run                         start the embedded broker, then a worker (Ctrl-C stops both)
+"""``sla-pipeline``: the command line. Each command's one-line summary and each option's help live in
+:func:`_parser` alone (``sla-pipeline --help``, ``sla-pipeline COMMAND --help``).
 
 Each command names the settings it needs; :func:`main` builds them from the environment (flags win)
-after the arguments are parsed, so ``--help`` works whatever the environment holds, and hands them over.
+after the arguments are parsed, and hands them over. So ``--help`` works whatever the environment holds
+and never shows a value read from it (a password, a token).
 """
 
 from __future__ import annotations
@@ -70,24 +58,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sla-pipeline", description="Real-time support SLA monitor.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    kafka = sub.add_parser("kafka", help="the embedded single-node Kafka broker")
-    kafka.add_argument("action", choices=["start", "stop", "status"])
+    kafka = _command(sub, "kafka", "start, stop or check the embedded single-node Kafka broker")
+    kafka.add_argument("action", choices=["start", "stop", "status"], help="what to do with the broker")
     _broker_flags(kafka)
     kafka.add_argument("--fresh", action="store_true", help="start: wipe the broker's data first")
     kafka.set_defaults(handler=worker.kafka, needs=(BrokerSettings,))
 
-    work = sub.add_parser("worker", help="run a pipeline worker")
+    work = _command(sub, "worker", "run a pipeline worker; /metrics and /runbooks on its port")
     _worker_flags(work)
     work.set_defaults(handler=worker.worker, needs=(Settings,))
 
-    produce = sub.add_parser("produce", help="publish ticket events from a JSON-lines file ('-' = stdin)")
-    produce.add_argument("file")
-    produce.add_argument("--topic", help="default: SLA_TOPIC_EVENTS")
+    produce = _command(sub, "produce", "publish ticket events from a JSON-lines file as they are")
+    produce.add_argument("file", help="the JSON-lines file, one event a line ('-' = standard input)")
+    produce.add_argument("--topic", help="the topic to publish to (default: SLA_TOPIC_EVENTS or tickets.events)")
     produce.set_defaults(handler=commands.produce, needs=(Settings,))
 
-    notify = sub.add_parser("notify", help="deliver sla.escalations to Alertmanager (API v2)")
+    notify = _command(sub, "notify", "deliver sla.escalations to on-call through Alertmanager")
     notify.add_argument("--alertmanager-url", dest="alertmanager_urls", metavar="URL[,URL...]",
                         help="where alerts go, each to every URL (default: SLA_ALERTMANAGER_URLS, "
                              "SLA_ALERTMANAGER_URL or http://127.0.0.1:9093)")
@@ -95,33 +83,33 @@ def _parser() -> argparse.ArgumentParser:
                         help="the notifier's /metrics (default: SLA_NOTIFIER_PORT or 6067; 0 = none)")
     notify.set_defaults(handler=commands.notify, needs=(NotifySettings,))
 
-    follow = sub.add_parser("escalations", help="print escalations from sla.escalations")
+    follow = _command(sub, "escalations", "print the escalations on sla.escalations, one line each")
     follow.add_argument("--follow", "-f", action="store_true", help="keep printing new escalations")
     follow.set_defaults(handler=commands.escalations, needs=(Settings,))
 
-    rank = sub.add_parser("stackrank", help="print the engineer stack rank (from a worker's /stackrank)")
-    rank.add_argument("--window", choices=["7d", "30d"], default="30d")
+    rank = _command(sub, "stackrank", "print the engineer stack rank, from a worker's /stackrank")
+    rank.add_argument("--window", choices=["7d", "30d"], default="30d", help="the period ranked (default 30d)")
     rank.add_argument("--url", help="a worker's web address (default: http://127.0.0.1:SLA_WEB_PORT)")
     rank.set_defaults(handler=commands.stackrank, needs=(Settings,))
 
-    generate = sub.add_parser("generate", help="write deploy/prometheus/rules and grafana/dashboards from code")
+    generate = _command(sub, "generate", "write the Prometheus rules and Grafana boards from code")
     generate.add_argument("--check", action="store_true", help="only say whether the checked-in files are current")
     generate.add_argument("--runbook-base-url",
                           help="where alerts' runbook links point (default: SLA_RUNBOOK_BASE_URL or a worker's "
                                "/runbooks)")
     generate.set_defaults(handler=commands.generate, needs=(GenerateSettings,))
 
-    pol = sub.add_parser("policy", help="check the policy file and say what it means; with --severity, when "
-                                        "such a ticket becomes at risk and breaches (calendars included)")
+    pol = _command(sub, "policy", "check the policy file; with --severity, when a ticket is due")
     pol.add_argument("--policy-file", type=Path, help="default: SLA_POLICY_FILE, else the built-in policy")
-    pol.add_argument("--severity", type=int, choices=[1, 2, 3, 4], help="a ticket of this severity ...")
-    pol.add_argument("--product", help="... for this product")
-    pol.add_argument("--fastlane", action="store_true", help="... from a FastLane customer")
-    pol.add_argument("--created", help="... created then (RFC 3339 with an offset; default: now)")
+    pol.add_argument("--severity", type=int, choices=[1, 2, 3, 4],
+                     help="a ticket of this severity: when it becomes at risk, escalates and breaches")
+    pol.add_argument("--product", help="... for this product (needs --severity)")
+    pol.add_argument("--fastlane", action="store_true", help="... from a FastLane customer (needs --severity)")
+    pol.add_argument("--created", help="... created then (RFC 3339 with an offset; default: now; needs --severity)")
     pol.set_defaults(handler=policy.command, needs=(PolicySettings,))
 
-    sim = sub.add_parser("simulate", help="play simulated ticket lifecycles (deterministic per --seed)")
-    sim.add_argument("--seed", type=int, default=1)
+    sim = _command(sub, "simulate", "play simulated ticket lifecycles to Kafka, or to a file")
+    sim.add_argument("--seed", type=int, default=1, help="the same seed plays the same tickets (default 1)")
     sim.add_argument("--profile", type=Path, help="a profile TOML (default: deploy/profiles/default.toml)")
     sim.add_argument("--speedup", type=float, default=60.0, help="simulated seconds per wall second (default 60)")
     sim.add_argument("--rate", type=float, help="at most this many events per wall second")
@@ -130,46 +118,53 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", help="write JSON lines to this file instead of Kafka, as fast as possible")
     sim.set_defaults(handler=commands.simulate, needs=(Settings,))
 
-    rep = sub.add_parser("replay", help="replay an export (JSON lines, or CSV with --mapping) into tickets.events")
-    rep.add_argument("file", type=Path)
+    rep = _command(sub, "replay", "replay an export (JSON lines or mapped CSV) into Kafka")
+    rep.add_argument("file", type=Path, help="the export: JSON lines, or CSV (then with --mapping)")
     rep.add_argument("--mapping", type=Path, help="CSV column mapping TOML (see deploy/replay/example-mapping.toml)")
     rep.add_argument("--speedup", type=float, default=None, help="compress the original timing by this factor")
     rep.add_argument("--fast", action="store_true", help="as fast as possible (the default without --speedup)")
     rep.set_defaults(handler=commands.replay, needs=(Settings,))
 
-    report = sub.add_parser("report", help="a review from the topics: the daily Sev1 debrief, the weekly DSAT "
-                                           "review or the monthly SLA report")
-    report.add_argument("kind", choices=["debrief", "dsat", "monthly"])
+    report = _command(sub, "report", "write a review: Sev1 debrief, DSAT review or SLA report")
+    report.add_argument("kind", choices=["debrief", "dsat", "monthly"],
+                        help="debrief: a day's Sev1 tickets; dsat: a week's unhappy surveys; monthly: the SLA report")
     when = report.add_mutually_exclusive_group()
     when.add_argument("--date", help="the debrief's day, e.g. 2026-11-28 (default: yesterday)")
     when.add_argument("--week", help="the DSAT review's ISO week, e.g. 2026-W48 (default: last week)")
     when.add_argument("--month", help="the SLA report's month, e.g. 2026-11 (default: last month)")
-    report.add_argument("--format", choices=["html", "json", "csv"], default="html")
+    report.add_argument("--format", choices=["html", "json", "csv"], default="html",
+                        help="the file format (default html)")
     report.add_argument("--out", type=Path, default=Path("reports"), help="directory to write to (default ./reports)")
     report.add_argument("--timezone", dest="report_timezone",
                         help="the time zone of days, weeks and months (default: SLA_REPORT_TIMEZONE or UTC)")
     report.set_defaults(handler=commands.report, needs=(Settings,))
 
-    demo = sub.add_parser("demo", help="broker, worker, notifier, Prometheus, Alertmanager, simulator, live board")
-    demo.add_argument("--dir", type=Path, default=Path(".demo"), help="where the demo keeps state and logs")
-    demo.add_argument("--speedup", type=float, default=300.0)
-    demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--kafka-version", help="default: SLA_KAFKA_VERSION or 3.9.1")
+    demo = _command(sub, "demo", "everything at once on this machine, with a live board")
+    demo.add_argument("--dir", type=Path, default=Path(".demo"),
+                      help="where the demo keeps state and logs (default ./.demo)")
+    demo.add_argument("--speedup", type=float, default=300.0, help="simulated seconds per wall second (default 300)")
+    demo.add_argument("--seed", type=int, default=1, help="the simulator's seed (default 1)")
+    demo.add_argument("--kafka-version", help="Apache Kafka version (default: SLA_KAFKA_VERSION or 3.9.1)")
     for name, port in PORTS.items():
-        demo.add_argument(f"--{name}-port", type=int, default=port, dest=f"{name.replace('-', '_')}_port")
+        demo.add_argument(f"--{name}-port", type=int, default=port, dest=f"{name.replace('-', '_')}_port",
+                          help=f"the demo's {name} port (default {port})")
     demo.set_defaults(handler=commands.demo, needs=(Settings, BrokerSettings))
 
-    health = sub.add_parser("health", help="exit 0 if the local worker (or --port) answers /healthz: for "
-                                           "container health checks")
+    health = _command(sub, "health", "exit 0 if a local worker answers /healthz (health checks)")
     health.add_argument("--port", type=int, help="default: SLA_WEB_PORT or 6066 (the notifier: 6067)")
     health.add_argument("--path", default="/healthz", help="default /healthz (the notifier: /metrics)")
     health.set_defaults(handler=commands.health, needs=(Settings,))
 
-    run = sub.add_parser("run", help="start the embedded broker and a worker; Ctrl-C stops both")
+    run = _command(sub, "run", "start the embedded broker and a worker; Ctrl-C stops both")
     _broker_flags(run)
     _worker_flags(run)
     run.set_defaults(handler=worker.run, needs=(Settings, BrokerSettings))
     return parser
+
+
+def _command(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose one-line ``summary`` is its line in ``sla-pipeline --help`` and heads its own help."""
+    return sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
 
 
 def _version() -> str:
@@ -190,6 +185,7 @@ def _broker_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _worker_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--clock", choices=["wall", "event"], help="default: SLA_CLOCK or wall")
-    p.add_argument("--web-port", type=int, help="default: SLA_WEB_PORT or 6066")
-    p.add_argument("--data-dir", help="default: SLA_DATA_DIR or ./data")
+    p.add_argument("--clock", choices=["wall", "event"],
+                   help="judge time by the wall clock or by the events' own (default: SLA_CLOCK or wall)")
+    p.add_argument("--web-port", type=int, help="the worker's web port (default: SLA_WEB_PORT or 6066)")
+    p.add_argument("--data-dir", help="the worker's RocksDB state (default: SLA_DATA_DIR or ./data)")

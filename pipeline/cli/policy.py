@@ -19,6 +19,12 @@ from pipeline.settings import PolicySettings
 
 
 def command(args: argparse.Namespace, settings: PolicySettings) -> int:
+    if args.severity is None:  # the ticket's other traits mean nothing without its severity: say so, not ignore
+        for flag, given in (("--product", args.product is not None), ("--fastlane", args.fastlane),
+                            ("--created", args.created is not None)):
+            if given:
+                raise ConfigError(flag, "needs --severity: it describes the ticket whose deadlines are asked for, "
+                                        "e.g. --severity 3 --product desktop")
     policy = load_policy(settings.policy_file)
     where = settings.policy_file.name if settings.policy_file else "the built-in policy"
     print(f"{where}: valid")

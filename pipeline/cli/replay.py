@@ -1,9 +1,10 @@
 """``sla-pipeline replay FILE``: real exports (JSON lines, or CSV with a column mapping) into tickets.events.
 
-Rows are validated with the pipeline's own validator before they are sent: a bad row is reported with
-its line number and reason (never dropped in silence) and the rest go on. Timing: the original gaps
-between rows divided by ``--speedup``, or as fast as possible. A progress line shows rate and ETA;
-Ctrl-C stops cleanly and says how far it got.
+Rows are validated with the pipeline's own validator before they are sent: a bad row is not sent, and the
+rest go on. Timing: the original gaps between rows divided by ``--speedup``, or as fast as possible. A
+progress line (on stderr) shows rate and ETA; once it is done, the summary (on stdout) names every bad row
+once, with its line number and reason, never dropped in silence. Ctrl-C stops cleanly and says how far it
+got.
 
 Records carry their event's ``occurred_at`` as their Kafka timestamp (the contract), so a broker with time
 retention deletes a replayed export older than the topic's ``retention.ms`` at its next retention check,
@@ -58,10 +59,10 @@ class ReplayReport:
     stopped: bool = False
 
     def summary(self) -> str:
+        """The outcome, then each bad row on a line of its own (its only mention: not in the progress line)."""
         verb = f"stopped at line {self.last_line} of {self.total}" if self.stopped else f"replayed {self.total} rows"
         text = f"{verb}: {self.sent} sent, {len(self.bad)} bad"
-        return text + "".join(f"\n  line {line}: {why}" for line, why in self.bad[:50]) + (
-            f"\n  ... and {len(self.bad) - 50} more" if len(self.bad) > 50 else "")
+        return text + "".join(f"\n  line {line}: {why}" for line, why in self.bad)
 
 
 def jsonl_rows(path: Path) -> Iterator[Row]:
@@ -225,8 +226,10 @@ def count_rows(path: Path) -> int:
 
 
 async def replay(rows: Iterator[Row], total: int, kafka: KafkaClient | str, topic: str, *, speedup: float | None,
-                 progress: TextIO = sys.stderr, stopping: asyncio.Event | None = None) -> ReplayReport:
+                 progress: TextIO | None = None, stopping: asyncio.Event | None = None) -> ReplayReport:
+    """Send the good rows; the bad ones are kept in the report, for :meth:`ReplayReport.summary` to name."""
     stopping = stopping or asyncio.Event()
+    progress = progress or sys.stderr  # the stream of the moment (not the one at import)
     report = ReplayReport(total=total)
     producer = AIOKafkaProducer(**client.options(kafka), acks="all", linger_ms=5,
                                 max_request_size=MAX_MESSAGE_BYTES + 1024)
@@ -245,7 +248,6 @@ async def replay(rows: Iterator[Row], total: int, kafka: KafkaClient | str, topi
             report.last_line = number
             if problem is not None:
                 report.bad.append((number, problem))
-                bar.console.print(f"line {number}: {problem}", markup=False, highlight=False)
                 bar.advance(task)
                 continue
             _, at_ms = key_and_timestamp(value)  # type: ignore[arg-type] - a valid event has both

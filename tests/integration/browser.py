@@ -36,10 +36,13 @@ class PageView:
     charts: list[dict[str, float]]  # per <svg>: width, height (CSS px), drawn paths
     title: str
     screenshot: bytes  # PNG
+    probe: Any = None  # the value of view()'s ``probe`` expression, evaluated in the loaded page
 
 
-async def view(url: str, *, width: int = 1200, max_height: int = 2400, timeout_s: float = 60) -> PageView:
-    """Load ``url`` in a fresh headless Chromium and look at it."""
+async def view(url: str, *, width: int = 1200, max_height: int = 2400, timeout_s: float = 60,
+               probe: str | None = None) -> PageView:
+    """Load ``url`` in a fresh headless Chromium and look at it; ``probe``, a JavaScript expression with a
+    JSON-able value, is evaluated once the page has loaded (before the screenshot resizes the viewport)."""
     exe = chromium()
     if exe is None:
         raise RuntimeError("chromium is not installed (scripts/bootstrap.sh installs it)")
@@ -53,7 +56,7 @@ async def view(url: str, *, width: int = 1200, max_height: int = 2400, timeout_s
                 targets = await resp.json()
             page = next(t for t in targets if t.get("type") == "page")
             async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                return await asyncio.wait_for(_look(ws, url, width, max_height), timeout_s)
+                return await asyncio.wait_for(_look(ws, url, width, max_height, probe), timeout_s)
     finally:
         proc.kill()
         proc.wait(10)
@@ -72,7 +75,8 @@ async def _devtools_port(profile: Path, proc: subprocess.Popen, timeout_s: float
     raise RuntimeError("chromium did not open its DevTools port")
 
 
-async def _look(ws: aiohttp.ClientWebSocketResponse, url: str, width: int, max_height: int) -> PageView:
+async def _look(ws: aiohttp.ClientWebSocketResponse, url: str, width: int, max_height: int,
+                probe: str | None) -> PageView:
     ids = itertools.count(1)
     errors: list[str] = []
     events: asyncio.Queue = asyncio.Queue()
@@ -116,11 +120,17 @@ async def _look(ws: aiohttp.ClientWebSocketResponse, url: str, width: int, max_h
                 return {width: r.width, height: r.height, paths: s.querySelectorAll('path').length};
               })})""")
         value = measured["result"]["value"]
+        probed = None
+        if probe is not None:
+            answer = await call("Runtime.evaluate", returnByValue=True, expression=probe)
+            if "exceptionDetails" in answer:
+                raise RuntimeError(f"probe failed: {answer['exceptionDetails'].get('text')}")
+            probed = answer["result"].get("value")
         height = min(int(value["height"]), max_height)
         await call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
                    mobile=False)
         shot = await call("Page.captureScreenshot", format="png")
-        return PageView(errors, value["charts"], value["title"], base64.b64decode(shot["data"]))
+        return PageView(errors, value["charts"], value["title"], base64.b64decode(shot["data"]), probed)
     finally:
         task.cancel()
 

@@ -50,7 +50,8 @@ def test_the_wheel_installs_outside_the_checkout_and_runs_a_worker(broker: Broke
         while time.monotonic() < deadline and not body:
             assert worker.poll() is None, (elsewhere / "worker.log").read_text()[-3000:]
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/runbooks", timeout=2) as resp:
+                ask = urllib.request.Request(f"http://127.0.0.1:{port}/runbooks", headers={"Accept": "text/markdown"})
+                with urllib.request.urlopen(ask, timeout=2) as resp:
                     body = resp.read()
             except OSError:
                 time.sleep(0.5)

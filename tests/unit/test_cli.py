@@ -1,10 +1,12 @@
-"""The command line refuses bad configuration before touching Kafka, naming the key."""
+"""The command line refuses bad configuration before touching Kafka, naming the key, and explains itself."""
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
-from pipeline.cli import main
+from pipeline.cli import _parser, main
 
 
 def test_worker_stops_on_bad_configuration_with_the_key_named(
@@ -81,3 +83,58 @@ def test_worker_stops_on_a_rule_naming_an_undefined_calendar_before_touching_kaf
     err = capsys.readouterr().err
     assert ("configuration error: policy.toml: calendar_for.rules[1].calendar: names no calendar defined under "
             "[calendars] (defined: 24x7, emea), got 'apac'") in err
+
+
+def _commands() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    parser = _parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return parser, sub
+
+
+def test_every_command_has_a_one_line_summary_and_every_option_a_help_text() -> None:
+    parser, sub = _commands()
+    missing = []
+    listed = {action.dest: action.help for action in sub._choices_actions}  # the lines of `sla-pipeline --help`
+    for name, command in sub.choices.items():
+        summary = listed.get(name) or ""
+        if not summary.strip() or "\n" in summary or len(summary) > 60:  # one line of an 80-column terminal
+            missing.append(f"{name}: summary {summary!r}")
+        if not (command.description or "").strip():
+            missing.append(f"{name}: no description on its own --help")
+    for name, command in [("sla-pipeline", parser), *sub.choices.items()]:
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                continue
+            if not (action.help or "").strip() or action.help == argparse.SUPPRESS:
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}: no help text")
+    assert missing == []
+    assert len(sub.choices) >= 14  # the walk saw the commands
+
+
+SECRETS = {"KAFKA_SASL_PASSWORD": "sasl-pw-4f1c", "SLA_ALERTMANAGER_URLS": "http://admin:url-pw-9d2e@am.example:9093"}
+SECRET_FILES = {"KAFKA_SASL_PASSWORD_FILE": "sasl-file-pw-71aa", "KAFKA_SSL_KEY_PASSWORD_FILE": "key-pw-0b3f",
+                "SLA_REPORTS_TOKEN_FILE": "reports-token-5e6d-long-enough-to-be-accepted",
+                "SLA_ALERTMANAGER_BEARER_TOKEN_FILE": "bearer-8c8c",
+                "SLA_ALERTMANAGER_BASIC_AUTH_PASSWORD_FILE": "basic-pw-3a3a"}
+
+
+def test_no_help_text_shows_a_secret_from_the_environment(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(key, value)
+    for key, value in SECRET_FILES.items():
+        path = tmp_path / key.lower()
+        path.write_text(value + "\n")
+        monkeypatch.setenv(key, str(path))
+    _, sub = _commands()
+    shown = []
+    for argv in [["--help"], *([name, "--help"] for name in sub.choices)]:
+        with pytest.raises(SystemExit) as done:
+            main(argv)
+        assert done.value.code == 0, argv
+        shown.append(capsys.readouterr().out)
+    text = "\n".join(shown)
+    assert "--alertmanager-url" in text and "--runbook-base-url" in text  # every page was read
+    for secret in [*SECRET_FILES.values(), SECRETS["KAFKA_SASL_PASSWORD"], "url-pw-9d2e"]:
+        assert secret not in text

@@ -67,3 +67,12 @@ def test_mistakes_name_their_key(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert code == 2 and "configuration error: policy.toml: calendars.emea.timezone: is not an IANA time zone" in err
     code, _, err = run(capsys, "--severity", "3", "--created", "Friday 16:30")
     assert code == 2 and "configuration error: --created: must be an RFC 3339 instant" in err
+
+
+@pytest.mark.parametrize("flags", [["--product", "desktop"], ["--fastlane"], ["--created", "2026-03-06T16:30:00Z"]])
+def test_a_ticket_trait_without_severity_is_refused_by_name(flags: list[str], capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SLA_POLICY_FILE", raising=False)
+    code, out, err = run(capsys, *flags)
+    assert code == 2 and out == ""  # refused before anything is said about the policy
+    assert f"configuration error: {flags[0]}: needs --severity" in err

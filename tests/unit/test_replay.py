@@ -89,3 +89,58 @@ async def test_a_topic_whose_configuration_the_acls_hide_is_replayed_with_a_warn
     await replay.check_topic_keeps("127.0.0.1:1", "tickets.events", (1, NOW - 10 * DAY), NOW, warn=warn)
     assert "cannot check how long tickets.events keeps records: not authorized" in warn.getvalue()
     assert "(10.0 days)" in warn.getvalue()
+
+
+class _Producer:
+    """Stands in for aiokafka's producer: keeps what was sent."""
+
+    sent: list[tuple[str, bytes, bytes | None]] = []
+
+    def __init__(self, **options: object) -> None:
+        pass
+
+    async def start(self) -> None:
+        pass
+
+    async def send(self, topic: str, value: bytes, *, key: bytes | None, timestamp_ms: int) -> None:
+        self.sent.append((topic, value, key))
+
+    async def flush(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+def test_replay_names_each_bad_row_of_the_example_export_once_after_the_progress_line(
+    monkeypatch, capsys,  # noqa: ANN001
+) -> None:
+    from pipeline.cli import main, replay
+
+    async def no_config(kafka, topic):  # noqa: ANN001, ANN202 - a topic that does not exist yet
+        return None
+
+    monkeypatch.setattr(replay, "AIOKafkaProducer", _Producer)
+    monkeypatch.setattr(replay, "topic_config", no_config)
+    monkeypatch.setattr(_Producer, "sent", [])
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # never reached: the producer is a stand-in
+    monkeypatch.delenv("SLA_TOPIC_EVENTS", raising=False)
+    code = main(["replay", str(ROOT / "deploy" / "replay" / "example-export.csv"),
+                 "--mapping", str(ROOT / "deploy" / "replay" / "example-mapping.toml"), "--fast"])
+    out, err = capsys.readouterr()
+    assert code == 1  # bad rows: not a success
+    assert len(_Producer.sent) == 7 and {topic for topic, _, _ in _Producer.sent} == {"tickets.events"}
+    assert out.splitlines()[0] == "replayed 10 rows: 7 sent, 3 bad"
+    for line in (9, 10, 11):  # the example's three bad rows, on purpose: each named once, on stdout only
+        assert (out + err).count(f"line {line}:") == 1, out + err
+        assert f"  line {line}: " in out
+    assert "rows/s" in err  # the progress line
+
+
+def test_the_summary_names_every_bad_row_however_many() -> None:
+    from pipeline.cli.replay import ReplayReport
+
+    report = ReplayReport(total=300, sent=100, bad=[(n, "malformed_json: x") for n in range(101, 301)])
+    lines = report.summary().splitlines()
+    assert lines[0] == "replayed 300 rows: 100 sent, 200 bad"
+    assert lines[1:] == [f"  line {n}: malformed_json: x" for n in range(101, 301)]
