@@ -9,7 +9,7 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from pipeline.domain import bizcrit, calendar, sla
+from pipeline.domain import bizcrit, calendar, sla, words
 from pipeline.domain.calendar import Calendar
 from pipeline.domain.policy import SEVERITIES, Policy, load_policy
 from pipeline.domain.ticket import TicketState
@@ -42,7 +42,7 @@ def command(args: argparse.Namespace, settings: PolicySettings) -> int:
 
 def describe(policy: Policy) -> list[str]:
     """The targets, the calendars and the rules that choose them."""
-    targets = ", ".join(f"Sev{s} {bizcrit.duration(policy.irt_targets_ms[s])}" for s in SEVERITIES)
+    targets = ", ".join(f"Sev{s} {words.duration(policy.irt_targets_ms[s])}" for s in SEVERITIES)
     lines = [f"IRT targets: {targets}; FastLane x{policy.fastlane_multiplier:g}"]
     if not policy.uses_calendars:
         return [*lines, "Calendars: none; every ticket is counted round the clock (24x7)"]
@@ -99,8 +99,8 @@ def ticket(policy: Policy, severity: int, product: str | None, fastlane: bool, c
     lane = " FastLane" if fastlane else ""
     counted = "round the clock" if calendar.is_24x7(cal) else "in its hours only"
     lines = [f"A Sev{severity}{lane} ticket ({product or 'any product'}) created {_both(created, zone)}:",
-             f"  calendar {cal.name}: its {bizcrit.duration(target)} IRT target is counted {counted}"]
-    rows = [(f"at risk on the board ({bizcrit.share_words(policy.at_risk_fraction)} the budget)",
+             f"  calendar {cal.name}: its {words.duration(target)} IRT target is counted {counted}"]
+    rows = [(f"at risk on the board ({words.share_words(policy.at_risk_fraction)} the budget)",
              sla.at_risk_from(state, policy))]
     if bizcrit.is_bizcrit(state, policy):
         state.bizcrit_since = created

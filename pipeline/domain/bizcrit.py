@@ -7,6 +7,12 @@ fires every rung whose instant has passed (once per kind, level and cycle), and 
 Rungs fire when the clock is strictly past their instant, stamped with that instant. Rungs that a
 change makes overdue (a severity raised, a ticket entering BizCrit late) fire at the change: call
 ``step(..., changed=True)`` right after applying an event.
+
+IRT rungs fire only while the ticket is BizCrit and unanswered, so an IRT rung whose instant lies before
+the stint (or before the change that moved it) fires at the stint's start (or at the change). When that
+puts several IRT rungs at one instant, only the highest fires, saying what happened; the lower ones are
+skipped for the cycle. That needs no memory of its own: an IRT rung below one already emitted in the
+cycle never fires (in normal progress the lower rungs always come first), so the rule survives restarts.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from pipeline.domain import calendar, sla
 from pipeline.domain.events import Event
 from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState
+from pipeline.domain.words import duration, engaged, rung_name
 
 IRT_AT_RISK, IRT_BREACHED = "irt_at_risk", "irt_breached"
 TIER3, MANAGEMENT, EXECUTIVE, EXITED = "bizcrit_tier3", "bizcrit_management", "bizcrit_executive", "bizcrit_exited"
@@ -24,11 +31,9 @@ IRT_RUNGS = ((IRT_AT_RISK, 1), (IRT_AT_RISK, 2), (IRT_BREACHED, 3))
 BIZCRIT_RUNGS = ((TIER3, 1), (MANAGEMENT, 2), (EXECUTIVE, 3))
 KINDS = (IRT_AT_RISK, IRT_BREACHED, TIER3, MANAGEMENT, EXECUTIVE, EXITED)
 # Open BizCrit tickets are counted by the highest BizCrit rung their stint has reached ("none" before tier 3).
-BOARD_RUNGS = ("none", *(kind.removeprefix("bizcrit_") for kind, _ in BIZCRIT_RUNGS))
+BOARD_RUNGS = ("none", *(rung_name(kind) for kind, _ in BIZCRIT_RUNGS))
 PAGE_LEVEL = 2  # level 2 and up pages on-call; lower levels (and the exit) go to the NOC
-_WHO = {TIER3: "engineering (tier 3) engaged", MANAGEMENT: "senior management engaged",
-        EXECUTIVE: "executive engaged"}
-_ENGAGE = {TIER3: "engage tier 3", MANAGEMENT: "engage senior management", EXECUTIVE: "engage an executive"}
+_IRT_KEYS = tuple(f"{kind}:{level}" for kind, level in IRT_RUNGS)  # in ladder order, lowest first
 
 
 def pages(kind: str, level: int) -> bool:
@@ -38,17 +43,6 @@ def pages(kind: str, level: int) -> bool:
 
 def rungs_that_page() -> list[tuple[str, int]]:
     return [(kind, level) for kind, level in (*IRT_RUNGS, *BIZCRIT_RUNGS) if pages(kind, level)]
-
-
-def bizcrit_rung_title(kind: str, policy: Policy) -> str:
-    """``BizCrit 30 min without workaround, engage tier 3``: the rung's time from the policy."""
-    after = policy.bizcrit_rungs_ms[[k for k, _ in BIZCRIT_RUNGS].index(kind)]
-    return f"BizCrit {duration(after)} without workaround, {_ENGAGE[kind]}"
-
-
-def share_words(share: float) -> str:
-    """A share of a budget as a support manager says it: "half", or "80 %"."""
-    return "half" if share == 0.5 else f"{share:.0%}"
 
 
 @dataclasses.dataclass(slots=True, unsafe_hash=True)  # not frozen: built per event, 5x cheaper (nothing mutates it)
@@ -79,21 +73,52 @@ def is_bizcrit(state: TicketState, policy: Policy) -> bool:
     )
 
 
-def rung_instants(state: TicketState, policy: Policy) -> list[tuple[int, str, int]]:
-    """(instant, kind, level) of every rung of the current BizCrit stint, not yet emitted, earliest first."""
+@dataclasses.dataclass(slots=True, frozen=True)
+class _Rung:
+    instant: int  # when the ticket, as it is now, reaches the rung
+    order: int  # ladder order: breaks ties, and ranks the IRT rungs (a higher one skips the lower)
+    kind: str
+    level: int
+
+    @property
+    def irt(self) -> bool:
+        return self.order < len(IRT_RUNGS)
+
+
+def _pending(state: TicketState, policy: Policy) -> list[_Rung]:
+    """The rungs of the current BizCrit stint still to fire, earliest first: not emitted in this cycle, and
+    for IRT rungs (while unanswered, shares of its calendar's time) not below one emitted (skipped)."""
     if state.bizcrit_since is None:
         return []
-    rungs: list[tuple[int, int, str, int]] = []  # (instant, ladder order for ties, kind, level)
-    if state.first_response_at is None:  # IRT rungs only while unanswered: shares of its calendar's time
+    done = set(state.escalated)
+    rungs: list[_Rung] = []
+    if state.first_response_at is None:
         target = policy.irt_target_ms(state.severity, state.fastlane)  # type: ignore[arg-type]
         cal = sla.calendar_of(state, policy)
+        highest = max((i for i, key in enumerate(_IRT_KEYS) if key in done), default=-1)
         for order, ((kind, level), share) in enumerate(zip(IRT_RUNGS, policy.irt_rungs, strict=True)):
-            rungs.append((calendar.reached(cal, state.created_at, int(target * share)), order, kind, level))  # type: ignore[arg-type]
+            if order > highest:
+                rungs.append(_Rung(calendar.reached(cal, state.created_at, int(target * share)),  # type: ignore[arg-type]
+                                   order, kind, level))
     # BizCrit rungs: always round the clock (a Sev1 is worked 24x7), whatever the calendar
     for order, ((kind, level), after) in enumerate(zip(BIZCRIT_RUNGS, policy.bizcrit_rungs_ms, strict=True), 3):
-        rungs.append((state.bizcrit_since + after, order, kind, level))
-    done = set(state.escalated)
-    return [(at, kind, level) for at, _, kind, level in sorted(rungs) if f"{kind}:{level}" not in done]
+        if f"{kind}:{level}" not in done:
+            rungs.append(_Rung(state.bizcrit_since + after, order, kind, level))
+    return sorted(rungs, key=lambda r: (r.instant, r.order))
+
+
+def _fires_at(rung: _Rung, since: int) -> int:
+    """An IRT rung reached before the stint began fires when it begins; other rungs at their instant."""
+    return max(rung.instant, since) if rung.irt else rung.instant
+
+
+def rung_instants(state: TicketState, policy: Policy) -> list[tuple[int, str, int]]:
+    """(instant, kind, level) of every rung of the current BizCrit stint still to fire, earliest first."""
+    since = state.bizcrit_since
+    if since is None:
+        return []
+    rungs = sorted(_pending(state, policy), key=lambda r: (_fires_at(r, since), r.order))
+    return [(_fires_at(r, since), r.kind, r.level) for r in rungs]
 
 
 def next_rung(state: TicketState, policy: Policy) -> int | None:
@@ -108,10 +133,9 @@ def step(state: TicketState, now: int, policy: Policy, *, changed: bool = False,
     if bizcrit and state.bizcrit_since is None:
         state.bizcrit_since = now
     if state.bizcrit_since is not None:
-        for instant, kind, level in rung_instants(state, policy):
-            if not instant < now:
-                break
-            out.append(_emit(state, kind, level, now if changed else instant, policy))
+        for at, rung in _due(state, now, policy, changed):
+            happened = _what_happened(cause if changed else None) if at > rung.instant else None
+            out.append(_emit(state, rung.kind, rung.level, at, policy, happened=happened))
     if not bizcrit and state.bizcrit_since is not None:
         state.bizcrit_since = None
         if f"{EXITED}:0" not in state.escalated:
@@ -119,7 +143,42 @@ def step(state: TicketState, now: int, policy: Policy, *, changed: bool = False,
     return out
 
 
-def _emit(state: TicketState, kind: str, level: int, at: int, policy: Policy, reason: str | None = None) -> Escalation:
+def _due(state: TicketState, now: int, policy: Policy, changed: bool) -> list[tuple[int, _Rung]]:
+    """(emitted_at, rung) of the rungs to fire now, in order.
+
+    A rung is due once ``now`` is strictly past its instant. A due IRT rung fires at its instant, or at
+    the stint's start if that is later, or at ``now`` if ``changed`` (the change just made it overdue; an
+    at-risk rung that the change puts exactly at ``now`` is due with them). Of the due IRT rungs that fire
+    at one instant only the highest fires. A group at the stint's start waits when the breach falls exactly
+    on that start (a change into BizCrit at the new deadline): the breach fires there once the clock has
+    passed it (the group is the same then, being a function of the state) and the lower ones are skipped.
+    Known limit: a change inside a stint (a FastLane Sev2 raised to Sev1) exactly at the new deadline fires
+    ``irt_at_risk`` 2 at the change and the breach at that same instant once the clock passes it; telling
+    the two apart would need the change's instant in the state.
+    """
+    since: int = state.bizcrit_since  # type: ignore[assignment]
+    pending = _pending(state, policy)
+    due = [r for r in pending if r.instant < now or (changed and r.kind == IRT_AT_RISK and r.instant == now)]
+    fire = {r: now if changed and r.irt and r.instant <= now else _fires_at(r, since) for r in due}
+    highest: dict[int, _Rung] = {}  # emitted_at -> the highest due IRT rung firing then
+    for rung in due:
+        if rung.irt and (fire[rung] not in highest or highest[fire[rung]].order < rung.order):
+            highest[fire[rung]] = rung
+    waits = any(r.irt and r.instant == since and r not in fire for r in pending)
+    chosen = [(fire[r], r) for r in due
+              if not r.irt or (highest[fire[r]] is r and not (waits and fire[r] == since))]
+    return sorted(chosen, key=lambda item: (item[0], item[1].order))
+
+
+def _what_happened(cause: Event | None) -> str:
+    """Why IRT rungs fired late, at the change or at the stint's start, as the one rung firing says it."""
+    if cause is not None and cause.type == "ticket.severity_changed":
+        return f"was raised to Sev{cause.severity}"
+    return "was reopened" if cause is not None and cause.type == "ticket.reopened" else "became BizCrit"
+
+
+def _emit(state: TicketState, kind: str, level: int, at: int, policy: Policy, reason: str | None = None, *,
+          happened: str | None = None) -> Escalation:
     state.escalated.append(f"{kind}:{level}")
     deadline = budget = None
     target = policy.irt_target_ms(state.severity, state.fastlane)  # type: ignore[arg-type]
@@ -127,8 +186,10 @@ def _emit(state: TicketState, kind: str, level: int, at: int, policy: Policy, re
     if state.first_response_at is None:
         deadline = calendar.reached(cal, state.created_at, target)  # type: ignore[arg-type]
         budget = round(calendar.elapsed(cal, state.created_at, at) / target, 4)  # type: ignore[arg-type]
+        if kind != IRT_BREACHED:  # only the breach may report more than the whole budget used
+            budget = min(budget, 1.0)
     return Escalation(kind, level, state.cycle, state.severity, at, deadline, budget,  # type: ignore[arg-type]
-                      state.engineer_id, reason or _reason(state, kind, level, at, target, budget, cal))
+                      state.engineer_id, reason or _reason(state, kind, at, target, budget, cal, happened))
 
 
 def _label(state: TicketState) -> str:
@@ -136,17 +197,20 @@ def _label(state: TicketState) -> str:
     return f"Sev{state.severity}{lane} ticket {state.ticket_id} ({state.product}, customer {state.customer_id})"
 
 
-def _reason(state: TicketState, kind: str, level: int, at: int, target: int, budget: float | None,
-            cal: calendar.Calendar) -> str:
-    if kind in (IRT_AT_RISK, IRT_BREACHED):
-        waited = duration(at - state.created_at)  # type: ignore[operator]
-        if not calendar.is_24x7(cal):
-            counted = duration(calendar.elapsed(cal, state.created_at, at))  # type: ignore[arg-type]
-            waited = f"{waited} ({counted} of them in its {cal.name} calendar's hours)"
-        verb = "has breached its" if kind == IRT_BREACHED else f"has used {budget:.0%} of its"
-        return f"{_label(state)} is unanswered after {waited} and {verb} {duration(target)} IRT target"
-    stint = duration(at - state.bizcrit_since)  # type: ignore[operator]
-    return f"{_label(state)} has been BizCrit for {stint} without a workaround: {_WHO[kind]}"
+def _reason(state: TicketState, kind: str, at: int, target: int, budget: float | None, cal: calendar.Calendar,
+            happened: str | None) -> str:
+    if kind not in (IRT_AT_RISK, IRT_BREACHED):
+        stint = duration(at - state.bizcrit_since)  # type: ignore[operator]
+        return f"{_label(state)} has been BizCrit for {stint} without a workaround: {engaged(kind)}"
+    waited = duration(at - state.created_at)  # type: ignore[operator]
+    if not calendar.is_24x7(cal):
+        counted = duration(calendar.elapsed(cal, state.created_at, at))  # type: ignore[arg-type]
+        waited = f"{waited} ({counted} of them in its {cal.name} calendar's hours)"
+    used = (f"has breached its {duration(target)} IRT target" if kind == IRT_BREACHED
+            else f"has used {budget:.0%} of its {duration(target)} IRT target")
+    if happened:  # "was raised to Sev1 4 h 40 min after creation, still unanswered: it has breached ..."
+        return f"{_label(state)} {happened} {waited} after creation, still unanswered: it {used}"
+    return f"{_label(state)} is unanswered after {waited} and {used}"
 
 
 def _exit_reason(state: TicketState, cause: Event | None) -> str:
@@ -157,12 +221,3 @@ def _exit_reason(state: TicketState, cause: Event | None) -> str:
         "ticket.severity_changed": f"its severity was lowered to {state.severity}",
     }.get(cause.type if cause else "", "it no longer qualifies")
     return f"{_label(state)} left BizCrit: {why}"
-
-
-def duration(ms: int) -> str:
-    """``2 h``, ``1 h 30 min``, ``7 min 30 s``."""
-    minutes, seconds = divmod(max(0, ms) // 1000, 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"

@@ -14,11 +14,11 @@ from pipeline.domain.bizcrit import (
     IRT_RUNGS,
     MANAGEMENT,
     TIER3,
-    bizcrit_rung_title,
 )
 from pipeline.domain.policy import Policy
 from pipeline.domain.records import Escalation
 from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from pipeline.domain.words import bizcrit_rung_title
 from pipeline.kafka.client import Secret
 from pipeline.settings import DEFAULT_RUNBOOK_BASE_URL
 

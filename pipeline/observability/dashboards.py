@@ -22,8 +22,9 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-from pipeline.domain.bizcrit import PAGE_LEVEL, share_words
+from pipeline.domain.bizcrit import PAGE_LEVEL
 from pipeline.domain.policy import Policy
+from pipeline.domain.words import share_words
 
 DS = DataSourceRef(type_val="prometheus", uid="${datasource}")
 TAGS = ["sla-pipeline", "generated"]

@@ -11,8 +11,9 @@ who is woken (page or warning), as Alertmanager's routing expects.
 
 from __future__ import annotations
 
-from pipeline.domain.bizcrit import IRT_RUNGS, pages, share_words
+from pipeline.domain.bizcrit import IRT_RUNGS, pages
 from pipeline.domain.policy import Policy
+from pipeline.domain.words import share_words
 from pipeline.observability import yamlout
 
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")

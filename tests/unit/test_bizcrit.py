@@ -113,14 +113,14 @@ def test_a_fastlane_sev2_is_bizcrit_with_halved_irt_rungs(desk: Desk) -> None:
     ]
 
 
-def test_raising_severity_late_fires_every_overdue_rung_at_the_change(desk: Desk) -> None:
+def test_raising_severity_late_fires_only_the_highest_overdue_rung_at_the_change(desk: Desk) -> None:
     desk.create(severity=3)
     desk.send("ticket.severity_changed", at=T0 + 20 * MIN, severity=1)
-    change = ts(T0 + 20 * MIN)
-    assert desk.ladder() == [("irt_at_risk", 1, change), ("irt_at_risk", 2, change), ("irt_breached", 3, change)]
+    assert desk.ladder() == [("irt_breached", 3, ts(T0 + 20 * MIN))]  # 50 % and 80 % are skipped, not sent
     assert [o.outcome for o in desk.irt()] == ["breached"]
     desk.clock_to(T0 + 50 * MIN + 1)  # BizCrit rungs count from the change
     assert desk.ladder()[-1] == ("bizcrit_tier3", 1, ts(T0 + 50 * MIN))
+    assert [k for k, _, _ in desk.ladder()] == ["irt_breached", "bizcrit_tier3"]
 
 
 def test_rungs_passed_before_a_lowering_fire_before_the_exit_in_a_replay() -> None:
