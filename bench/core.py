@@ -77,7 +77,8 @@ def business_hours_policy() -> Policy:
 
 def facts_of(recs: list[Record]) -> list[bytes]:
     """The engineer facts the core publishes for these events, as the engineer agent receives them."""
-    proc = Processor(clock=EventPartitionClock(0), wall=ManualClock(T0), metrics=Metrics.create(), policy=Policy(),
+    wall = ManualClock(T0)
+    proc = Processor(clock=EventPartitionClock(wall), wall=wall, metrics=Metrics.create(), policy=Policy(),
                      orphan_timeout_ms=600_000, events_topic="tickets.events", ticks_topic="ticks")
     store = DictStore()
     return [out.value for r in recs for out in proc.handle(r, store)
@@ -101,7 +102,8 @@ def run_fold(facts: list[bytes]) -> float:
 
 def run_core(recs: list[Record], policy: Policy) -> tuple[float, int]:
     positions = Trailing(COMMIT_LAG)
-    proc = Processor(clock=EventPartitionClock(0), wall=ManualClock(T0), metrics=Metrics.create(), policy=policy,
+    wall = ManualClock(T0)
+    proc = Processor(clock=EventPartitionClock(wall), wall=wall, metrics=Metrics.create(), policy=policy,
                      orphan_timeout_ms=600_000, events_topic="tickets.events", ticks_topic="ticks",
                      positions=positions)
     store, outputs = DictStore(), 0

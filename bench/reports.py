@@ -57,7 +57,8 @@ def simulate(days: int) -> tuple[list[Row], int]:
     """Every record a worker would leave on the topics for ``days`` from a week before the month, and the
     number of tickets created in the month."""
     start = MONTH_START - 7 * DAY
-    proc = Processor(clock=EventPartitionClock(0), wall=ManualClock(start), metrics=Metrics.create(),
+    wall = ManualClock(start)
+    proc = Processor(clock=EventPartitionClock(wall), wall=wall, metrics=Metrics.create(),
                      policy=Policy(), orphan_timeout_ms=600_000, events_topic=TOPICS["events"], ticks_topic="ticks")
     store = DictStore()
     rows: list[Row] = []

@@ -114,7 +114,8 @@ def open_tickets(n: int, *, commits: bool = True) -> MemoryStore:
     """
     rng = random.Random(8)
     offsets = [0] * PARTITIONS
-    processor = Processor(clock=EventPartitionClock(0), wall=ManualClock(START), metrics=Metrics.create(),
+    wall = ManualClock(START)
+    processor = Processor(clock=EventPartitionClock(wall), wall=wall, metrics=Metrics.create(),
                           policy=Policy(), orphan_timeout_ms=600_000, events_topic="tickets.events",
                           positions=CaughtUp(offsets) if commits else None)
     store = MemoryStore()

@@ -22,7 +22,7 @@ class Desk:
 
     def __init__(self, *, event_time: bool = False, policy: Policy | None = None, clock_guard: bool = False) -> None:
         self.wall = ManualClock(T0)
-        clock = EventPartitionClock(0) if event_time else WallPartitionClock(self.wall)
+        clock = EventPartitionClock(self.wall) if event_time else WallPartitionClock(self.wall)
         self.metrics = Metrics.create()
         policy = policy or Policy()
         if not clock_guard:  # the tests send events dated ahead of the hand-moved wall clock on purpose

@@ -120,7 +120,8 @@ def expected_outputs(partitions: dict[int, list[tuple[int, bytes | None, bytes]]
     (offset, key, value) in offset order, run with the event-time clock. Also its metrics; engineer facts
     go to ``facts`` if given."""
     metrics = Metrics.create()
-    proc = Processor(clock=EventPartitionClock(0), wall=ManualClock(T0), metrics=metrics, policy=policy or Policy(),
+    wall = ManualClock(T0)
+    proc = Processor(clock=EventPartitionClock(wall), wall=wall, metrics=metrics, policy=policy or Policy(),
                      orphan_timeout_ms=600_000, events_topic=topic, ticks_topic="unused-ticks")
     store = DictStore()
     outcomes: dict[str, dict] = {}
@@ -163,7 +164,8 @@ def core_records(docs: list[dict], policy: Policy | None = None, partitions: int
     from pipeline.domain.events import Event, decode
     from pipeline.domain.records import DsatReview, Escalation, Outcome
 
-    proc = Processor(clock=EventPartitionClock(0), wall=ManualClock(T0), metrics=Metrics.create(),
+    wall = ManualClock(T0)
+    proc = Processor(clock=EventPartitionClock(wall), wall=wall, metrics=Metrics.create(),
                      policy=policy or Policy(), orphan_timeout_ms=600_000, events_topic="tickets.events",
                      ticks_topic="unused-ticks")
     store = DictStore()

@@ -13,7 +13,7 @@ import faust
 from pipeline.agents import Progress
 from pipeline.domain.engineers import EngineerState, Fact
 from pipeline.errors import StorageError
-from pipeline.tables.guard import OnStorageFailure, halt, storage
+from pipeline.tables.guard import halt, storage
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,7 @@ class DecodedStates:
         self._states[key] = (raw, state)
 
 
-def register(app: faust.App, *, facts: faust.TopicT, table: faust.Table, progress: Progress,
-             on_storage_failure: OnStorageFailure = halt) -> faust.types.AgentT:
+def register(app: faust.App, *, facts: faust.TopicT, table: faust.Table, progress: Progress) -> faust.types.AgentT:
     decoded = DecodedStates()
 
     @app.agent(facts, name="engineers", concurrency=1)
@@ -67,7 +66,8 @@ def register(app: faust.App, *, facts: faust.TopicT, table: faust.Table, progres
                 elif raw is not None:
                     decoded.keep(msg.key, raw, state)  # a fact seen before: the state is unchanged
             except StorageError as exc:  # the store's failure: stop before anything is committed
-                on_storage_failure(exc)
+                halt(exc)
+                raise  # halt never returns; if it did, the fact must not count as folded
             progress.records += 1
 
     return engineers

@@ -21,9 +21,11 @@ from pipeline.agents.publisher import Publisher
 from pipeline.errors import StorageError
 from pipeline.processing.io import Record, Store
 from pipeline.processing.processor import Processor
-from pipeline.tables.guard import OnStorageFailure, halt
+from pipeline.tables.guard import halt
 
 log = logging.getLogger(__name__)
+
+TICK_INTERVAL_S = 0.1  # how often the timer asks which owned partitions need a tick
 
 
 class TickTimer:
@@ -71,8 +73,6 @@ def register(
     processor: Processor,
     store: Store,
     publisher: Publisher,
-    tick_interval_s: float,
-    on_storage_failure: OnStorageFailure = halt,
 ) -> TicketAgent:
     timer = TickTimer(processor)
     progress = Progress()
@@ -89,7 +89,8 @@ def register(
             try:
                 outputs = processor.handle(record, store)
             except StorageError as exc:  # not the record's fault: stop before anything is committed
-                on_storage_failure(exc)
+                halt(exc)
+                raise  # halt never returns; if it did, this record must not count as done, nor publish anything
             if outputs:
                 await publisher.publish(outputs)
             progress.records += 1
@@ -111,7 +112,7 @@ def register(
             await ticks.send(key=None, value=b"", partition=partition)
         return sent
 
-    @app.timer(interval=tick_interval_s, name="ticks")
+    @app.timer(interval=TICK_INTERVAL_S, name="ticks")
     async def send_ticks() -> None:
         await tick([tp.partition for tp in app.consumer.assignment() if tp.topic == events_topic])
 

@@ -3,12 +3,17 @@
 * :class:`WallClock` / :class:`ManualClock` answer "what time is it" (epoch milliseconds).
 * A partition clock answers "what time is it *on partition p*": wall time in live mode, or the
   event-time watermark of that partition (highest ``occurred_at`` seen minus the allowed lateness).
+  Both kinds answer the same questions, so the processor never asks which kind it holds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from pipeline.domain.policy import Policy
 
 
 class Clock(Protocol):
@@ -36,16 +41,32 @@ class ManualClock:
         self._now += ms
 
 
-class PartitionClock(Protocol):
-    event_time: bool
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reference:
+    """What an event's ``occurred_at`` is judged against (contract section 2, ``future_timestamp``): an
+    instant, how far ahead of it an event may be dated, and that clock's name for the DLQ detail."""
 
-    def observe(self, partition: int, occurred_at_ms: int) -> bool:
-        """Note an event's time; True when the partition's clock moved forward."""
+    at_ms: int
+    allowance_ms: int
+    judge: str
+
+
+class PartitionClock(Protocol):
+    def observe(self, partition: int, occurred_at_ms: int) -> int | None:
+        """Note an accepted event's time; the partition's new high-water mark (to persist) when its clock
+        moved forward, else None."""
 
     def now(self, partition: int) -> int | None:
         """The partition's time now, or None while it has none (event time before any event)."""
 
-    def knows(self, partition: int) -> bool: ...
+    def tick_time(self, partition: int) -> int | None:
+        """The partition's time as a timer tick finds it, or None where a tick does not move time."""
+
+    def reference(self, partition: int, policy: Policy) -> Reference:
+        """What an event on the partition is judged against before it may move the partition's clock."""
+
+    def knows(self, partition: int) -> bool:
+        """Does the partition have a clock (False: read the persisted one back with :meth:`restore`)?"""
 
     def restore(self, partition: int, now_ms: int | None) -> None: ...
 
@@ -53,18 +74,22 @@ class PartitionClock(Protocol):
 
 
 class WallPartitionClock:
-    """Live mode: every partition's time is the wall clock's."""
-
-    event_time = False
+    """Live mode: every partition's time is the wall clock's; there is nothing to persist or restore."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
-    def observe(self, partition: int, occurred_at_ms: int) -> bool:
-        return False
+    def observe(self, partition: int, occurred_at_ms: int) -> int | None:
+        return None
 
     def now(self, partition: int) -> int:
         return self._clock.now_ms()
+
+    def tick_time(self, partition: int) -> int:
+        return self._clock.now_ms()  # time passes without events: a tick decides what fell due
+
+    def reference(self, partition: int, policy: Policy) -> Reference:
+        return Reference(self._clock.now_ms(), policy.wall_future_ms, "the worker's clock")
 
     def knows(self, partition: int) -> bool:
         return True
@@ -79,27 +104,37 @@ class WallPartitionClock:
 class EventPartitionClock:
     """Event-time mode: per partition, the highest ``occurred_at`` seen minus the allowed lateness.
 
-    Monotonic: a late event never moves a partition's clock back. Heartbeats advance it like any event.
+    Monotonic: a late event never moves a partition's clock back. Heartbeats advance it like any event;
+    ticks do not. An event is judged against its partition's high-water mark; a partition with no clock
+    yet (its first event ever) is judged against the wall clock instead, with the same allowance, so that
+    no single record can start a partition's clock far ahead (docs/decisions.md, "A partition's first
+    clock"). Replayed history is in the wall clock's past and is never rejected by that.
     """
 
-    event_time = True
-
-    def __init__(self, lateness_ms: int = 0) -> None:
+    def __init__(self, wall: Clock, lateness_ms: int = 0) -> None:
         self._lateness = lateness_ms
+        self._wall = wall
         self._high: dict[int, int] = {}
 
-    def observe(self, partition: int, occurred_at_ms: int) -> bool:
+    def observe(self, partition: int, occurred_at_ms: int) -> int | None:
         if occurred_at_ms > self._high.get(partition, -(2**62)):
             self._high[partition] = occurred_at_ms
-            return True
-        return False
+            return occurred_at_ms
+        return None
 
     def now(self, partition: int) -> int | None:
         high = self._high.get(partition)
         return None if high is None else high - self._lateness
 
-    def high_water(self, partition: int) -> int | None:
-        return self._high.get(partition)
+    def tick_time(self, partition: int) -> None:
+        return None  # only events move a partition's clock
+
+    def reference(self, partition: int, policy: Policy) -> Reference:
+        high = self._high.get(partition)
+        if high is None:
+            return Reference(self._wall.now_ms(), policy.event_future_ms,
+                             "the wall clock, as its partition has no event-time clock yet")
+        return Reference(high, policy.event_future_ms, "its partition's event-time clock")
 
     def knows(self, partition: int) -> bool:
         return partition in self._high

@@ -1,17 +1,41 @@
-"""The processor's counting: what it decided and rejected, as Prometheus counters and histograms.
+"""The processor's counting: what one record did, as Prometheus counters, gauges and histograms.
 
-prometheus-client's ``labels()`` lookup took a tenth of the core's time, so each labelled child is
-looked up once and cached here.
+The processor notes what it routed into a :class:`Tally` (the steps it published, the event it
+accepted, duplicates, ignored and held events) and :meth:`Counters.record` counts the tally and the
+record's outputs once, after the record. prometheus-client's ``labels()`` lookup took a tenth of the
+core's time, so each labelled child is looked up once and cached here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from pipeline.domain import bizcrit, sla
 from pipeline.domain.engine import Step
 from pipeline.domain.ticket import TicketState
 from pipeline.metrics import Metrics
+from pipeline.processing.io import DeadLetter, Emit, Output
+
+
+@dataclasses.dataclass(slots=True)
+class Tally:
+    """What one record did, beyond its outputs: filled in as the processor routes it."""
+
+    event: str | None = None  # the type of the valid event accepted (not rejected as too far ahead)
+    lag_s: float = 0.0  # how long after its occurred_at that event arrived
+    duplicate: bool = False
+    ignored: str | None = None  # why a valid event changed nothing ("after_closed", "already_created")
+    held_total: int | None = None  # events held by every ticket, counted again after a rebuild
+    held: int = 0  # events held (+) or released and expired (-) by this record
+    answered: list[tuple[str, int, float]] = dataclasses.field(default_factory=list)  # (ticket, severity, IRT s)
+    steps: list[tuple[str, Step]] = dataclasses.field(default_factory=list)  # (ticket, step) published
+    republished: list[Emit] = dataclasses.field(default_factory=list)  # outputs of uncommitted records, again
+
+    def answer(self, state: TicketState) -> None:
+        """The ticket's first response: its initial response time, at the severity it had then."""
+        irt_s = (state.first_response_at - state.created_at) / 1000  # type: ignore[operator]
+        self.answered.append((state.ticket_id, state.severity, irt_s))
 
 
 class Counters:
@@ -27,38 +51,34 @@ class Counters:
             child = self._children[key] = metric.labels(**labels)
         return child
 
-    def event(self, event_type: str, lag_s: float) -> None:
-        self._child(self.metrics.events, type=event_type).inc()
-        self.metrics.event_lag.observe(max(0.0, lag_s))
+    def record(self, tally: Tally, outputs: list[Output], seconds: float) -> None:
+        """Count one record: its tally, the DLQ records among its outputs, and how long it took."""
+        m = self.metrics
+        m.processing.observe(seconds)
+        for emit in tally.republished:
+            self._child(m.outputs_republished, topic=emit.topic).inc()
+        if tally.held_total is not None:
+            self._held = tally.held_total
+        if tally.event is not None:
+            self._child(m.events, type=tally.event).inc()
+            m.event_lag.observe(max(0.0, tally.lag_s))
+        if tally.duplicate:
+            m.events_duplicate.inc()
+        if tally.ignored is not None:
+            self._child(m.events_ignored, reason=tally.ignored).inc()
+        if tally.held or tally.held_total is not None:
+            self._held += tally.held
+            m.events_held.set(self._held)
+        for ticket_id, severity, irt_s in tally.answered:
+            self._child(m.irt_seconds, severity=str(severity)).observe(irt_s, exemplar={"ticket_id": ticket_id[:64]})
+        for ticket_id, step in tally.steps:
+            self._step(ticket_id, step)
+        for out in outputs:
+            if isinstance(out, DeadLetter):
+                self._child(m.events_rejected, reason=out.reason).inc()
 
-    def rejected(self, reason: str) -> None:
-        self._child(self.metrics.events_rejected, reason=reason).inc()
-
-    def duplicate(self) -> None:
-        self.metrics.events_duplicate.inc()
-
-    def ignored(self, reason: str) -> None:
-        self._child(self.metrics.events_ignored, reason=reason).inc()
-
-    def republished(self, topic: str, n: int = 1) -> None:
-        self._child(self.metrics.outputs_republished, topic=topic).inc(n)
-
-    def held(self, delta: int) -> None:
-        self._held += delta
-        self.metrics.events_held.set(self._held)
-
-    def held_total(self, total: int) -> None:
-        self._held = total
-        self.metrics.events_held.set(total)
-
-    def answered(self, state: TicketState) -> None:
-        """The ticket's first response: its initial response time."""
-        irt_s = (state.first_response_at - state.created_at) / 1000  # type: ignore[operator]
-        self._child(self.metrics.irt_seconds, severity=str(state.severity)).observe(
-            irt_s, exemplar={"ticket_id": state.ticket_id[:64]})
-
-    def step(self, state: TicketState, step: Step) -> None:
-        exemplar = {"ticket_id": state.ticket_id[:64]}
+    def _step(self, ticket_id: str, step: Step) -> None:
+        exemplar = {"ticket_id": ticket_id[:64]}
         for e in step.escalations:
             self._child(self.metrics.escalations, kind=e.kind).inc(exemplar=exemplar)
             if bizcrit.pages(e.kind, e.level):

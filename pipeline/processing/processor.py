@@ -6,8 +6,10 @@ the outputs it gets back. Tests do the same with a dict-backed store.
 
 The processor only routes: the rules are the domain's (:mod:`pipeline.domain.engine`), outputs go
 through the outbox (:mod:`pipeline.processing.outbox`, which keeps them until their source record is
-committed), early events through :mod:`pipeline.processing.held`, counting through
-:mod:`pipeline.processing.counters`, and the board's counts through :mod:`pipeline.domain.board`.
+committed), early events through :mod:`pipeline.processing.held`, and the board's counts through
+:mod:`pipeline.domain.board`. What a record did is noted in a :class:`~pipeline.processing.counters.Tally`
+and counted once, after the record (:meth:`Counters.record`). The partition clock answers the same
+questions in both clock modes, so nothing here asks which mode it is.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from time import perf_counter
 
 from pipeline.domain import engine, engineers, sla
 from pipeline.domain import events as ev
-from pipeline.domain.bizcrit import duration
 from pipeline.domain.board import OpenTickets
 from pipeline.domain.clock import Clock, PartitionClock
 from pipeline.domain.due import DueIndex
@@ -26,10 +27,11 @@ from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState, event_digest
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.domain.windows import IrtWindows
+from pipeline.domain.words import duration
 from pipeline.errors import StorageError
 from pipeline.metrics import Metrics
 from pipeline.processing import held
-from pipeline.processing.counters import Counters
+from pipeline.processing.counters import Counters, Tally
 from pipeline.processing.io import (
     SOURCE_EVENTS,
     SOURCE_TICKS,
@@ -82,7 +84,7 @@ class Processor:
         self.windows.clear()
         self.open.clear()
 
-    def _ensure_index(self, store: Store) -> None:
+    def _ensure_index(self, store: Store, tally: Tally) -> None:
         if not self._index_stale:
             return
         self.due.clear()
@@ -95,7 +97,7 @@ class Processor:
             n_held += len(state.held)
             self.outbox.note(state)
         self.windows.load(store.all_windows())
-        self.count.held_total(n_held)
+        tally.held_total = n_held
         self._index_stale = False
         log.info("state rebuilt: %d tickets with a timer, %d unanswered, %d held events, %d outboxes",
                  self.due.count(), self.open.unanswered(), n_held, self.outbox.waiting())
@@ -104,34 +106,35 @@ class Processor:
         """Should the timer put a tick on this partition: a rebuild is pending, or (live) something is due?"""
         if self._index_stale or self.outbox.has_waiting(partition):
             return True
-        if self.clock.event_time:
-            return False
+        now = self.clock.tick_time(partition)
         due = self.due.next_due(partition)
-        return due is not None and due < self.wall.now_ms()
+        return now is not None and due is not None and due < now
 
     # --- records ------------------------------------------------------------------------------
     def handle(self, record: Record, store: Store) -> list[Output]:
         """One record of either input topic; a failure of ours dead-letters it instead of killing the agent."""
         started = perf_counter()
+        tally = Tally()
+        outputs: list[Output] = []
         try:
-            return self._handle(record, store)
+            outputs = self._handle(record, store, tally)
+            return outputs
         finally:
-            self.metrics.processing.observe(perf_counter() - started)
+            self.count.record(tally, outputs, perf_counter() - started)
 
-    def _handle(self, record: Record, store: Store) -> list[Output]:
+    def _handle(self, record: Record, store: Store, tally: Tally) -> list[Output]:
         tick = record.topic == self.ticks_topic
         if not tick:
             self.next_offsets[record.partition] = record.offset + 1
         try:
-            self._ensure_index(store)
+            self._ensure_index(store, tally)
             outputs: list[Output] = []
             if self.outbox.has_waiting():
-                for emit in self.outbox.republish(record.partition, store):
-                    self.count.republished(emit.topic)
-                    outputs.append(emit)
+                tally.republished = self.outbox.republish(record.partition, store)
+                outputs += tally.republished
             if tick:
-                return outputs + self._fire_due(record.partition, SOURCE_TICKS, record.offset, store)
-            return outputs + self.process(record, store)
+                return outputs + self._fire_due(record.partition, SOURCE_TICKS, record.offset, store, tally)
+            return outputs + self.process(record, store, tally)
         except StorageError:
             raise  # the store's failure, not the record's: the agent stops the worker, nothing is dead-lettered
         except Exception as exc:  # noqa: BLE001 - the agent must survive any record
@@ -139,91 +142,88 @@ class Processor:
             if tick:
                 return []
             why = Rejection(ev.INTERNAL_ERROR, f"processing failed: {type(exc).__name__}: {exc}")
-            return [self._reject(DeadLetter.of(record, why))]
+            return [DeadLetter.of(record, why)]
 
-    def process(self, record: Record, store: Store) -> list[Output]:
+    def process(self, record: Record, store: Store, tally: Tally) -> list[Output]:
         verdict = decode(record.value, record.key)
         if isinstance(verdict, Rejection):
-            return [self._reject(DeadLetter.of(record, verdict))]
+            return [DeadLetter.of(record, verdict)]
         event = verdict
         partition = record.partition
-        if self.clock.event_time and not self.clock.knows(partition):
+        if not self.clock.knows(partition):
             self.clock.restore(partition, store.get_clock(partition))
         ahead = self._too_far_ahead(partition, event.occurred_at)
         if ahead is not None:
-            return [self._reject(DeadLetter.of(record, Rejection(ev.FUTURE_TIMESTAMP, ahead)))]
-        self.count.event(event.type, (self.wall.now_ms() - event.occurred_at) / 1000)
-        if self.clock.observe(partition, event.occurred_at):
+            return [DeadLetter.of(record, Rejection(ev.FUTURE_TIMESTAMP, ahead))]
+        tally.event, tally.lag_s = event.type, (self.wall.now_ms() - event.occurred_at) / 1000
+        high_water = self.clock.observe(partition, event.occurred_at)
+        if high_water is not None:
             # Persisted at most once per second of wall time (a replay moves event time hours per second):
             # after a restart an older clock only makes a due instant fire at the next record, with the same
             # decided_at, so outcomes are unchanged.
             wall_ms = self.wall.now_ms()
             if wall_ms - self._clock_saved.get(partition, -(2**62)) >= 1000:
-                store.put_clock(partition, self.clock.high_water(partition))  # type: ignore[attr-defined]
+                store.put_clock(partition, high_water)
                 self._clock_saved[partition] = wall_ms
         outputs: list[Output] = []
         if event.type != "heartbeat":
-            outputs += self._apply(record, event, store)
-        outputs += self._fire_due(partition, SOURCE_EVENTS, record.offset, store)
+            outputs += self._apply(record, event, store, tally)
+        outputs += self._fire_due(partition, SOURCE_EVENTS, record.offset, store, tally)
         return outputs
 
     def _too_far_ahead(self, partition: int, occurred_at: int) -> str | None:
         """Why an event is dated too far ahead of the clock that would judge it; None when it is not. Its
         partition's clock must not move there: every open ticket on it would breach at once."""
-        if self.clock.event_time:
-            reference = self.clock.high_water(partition)  # type: ignore[attr-defined]
-            allowance, judge = self.policy.event_future_ms, "its partition's event-time clock"
-        else:
-            reference, allowance, judge = self.wall.now_ms(), self.policy.wall_future_ms, "the worker's clock"
-        if reference is None or occurred_at - reference <= allowance:
+        ref = self.clock.reference(partition, self.policy)
+        if occurred_at - ref.at_ms <= ref.allowance_ms:
             return None
-        return (f"occurred_at {format_rfc3339_ms(occurred_at)} is {duration(occurred_at - reference)} ahead of "
-                f"{judge} ({format_rfc3339_ms(reference)}); at most {duration(allowance)} is accepted")
+        return (f"occurred_at {format_rfc3339_ms(occurred_at)} is {duration(occurred_at - ref.at_ms)} ahead of "
+                f"{ref.judge} ({format_rfc3339_ms(ref.at_ms)}); at most {duration(ref.allowance_ms)} is accepted")
 
-    def _apply(self, record: Record, event: Event, store: Store) -> list[Output]:
+    def _apply(self, record: Record, event: Event, store: Store, tally: Tally) -> list[Output]:
         ticket_id = event.ticket_id
         assert ticket_id is not None
         state = store.get(ticket_id) or TicketState(ticket_id, record.partition)
         digest = event_digest(event.event_id)
         if state.has_seen(digest):
-            self.count.duplicate()
+            tally.duplicate = True
             return []
         state.remember(digest)
         outputs: list[Output] = []
         if state.closed_at is not None and event.type not in engineers.FEEDBACK_TYPES:
-            self.count.ignored("after_closed")
+            tally.ignored = "after_closed"
         elif event.type == "ticket.created":
             if state.exists:
-                self.count.ignored("already_created")
+                tally.ignored = "already_created"
             else:
                 outputs += self._publish(state, engine.create(state, event, self.policy), SOURCE_EVENTS,
-                                         record.offset, store)
+                                         record.offset, store, tally)
                 n_held, ready = held.release(state)
-                self.count.held(-n_held)
+                tally.held -= n_held
                 for early in ready:
-                    outputs += self._decide(state, early, record.offset, store)
+                    outputs += self._decide(state, early, record.offset, store, tally)
         elif not state.exists:
             now = self.clock.now(record.partition)
             assert now is not None  # the event just observed set it
             letter = held.hold(state, record, now, self.orphan_timeout_ms)
             if letter is None:
-                self.count.held(+1)
+                tally.held += 1
             else:
-                outputs.append(self._reject(letter))
+                outputs.append(letter)
         else:
-            outputs += self._decide(state, event, record.offset, store)
+            outputs += self._decide(state, event, record.offset, store, tally)
         self._save(state, store)
         return outputs
 
-    def _decide(self, state: TicketState, event: Event, offset: int, store: Store) -> list[Output]:
+    def _decide(self, state: TicketState, event: Event, offset: int, store: Store, tally: Tally) -> list[Output]:
         answered_before = state.first_response_at is not None
         result = engine.apply(state, event, self.policy)
         if not answered_before and state.first_response_at is not None:
-            self.count.answered(state)
-        return self._publish(state, result, SOURCE_EVENTS, offset, store)
+            tally.answer(state)
+        return self._publish(state, result, SOURCE_EVENTS, offset, store, tally)
 
     # --- time ---------------------------------------------------------------------------------
-    def _fire_due(self, partition: int, source: int, offset: int, store: Store) -> list[Output]:
+    def _fire_due(self, partition: int, source: int, offset: int, store: Store, tally: Tally) -> list[Output]:
         now = self.clock.now(partition)
         if now is None:
             return []
@@ -233,9 +233,9 @@ class Processor:
             if state is None:
                 continue
             orphans = held.expire(state, now, self.orphan_timeout_ms, self.events_topic)
-            self.count.held(-len(orphans))
-            outputs += [self._reject(letter) for letter in orphans]
-            outputs += self._publish(state, engine.advance(state, now, self.policy), source, offset, store)
+            tally.held -= len(orphans)
+            outputs += orphans
+            outputs += self._publish(state, engine.advance(state, now, self.policy), source, offset, store, tally)
             self.outbox.prune(state)
             # Retention is days; whatever its outbox still holds was committed long ago.
             if (not state.exists and not state.held) or sla.expired(state, now, self.policy):
@@ -249,10 +249,10 @@ class Processor:
         return outputs
 
     # --- outputs and bookkeeping --------------------------------------------------------------
-    def _publish(self, state: TicketState, step: engine.Step, source: int, offset: int,
-                 store: Store) -> list[Output]:
+    def _publish(self, state: TicketState, step: engine.Step, source: int, offset: int, store: Store,
+                 tally: Tally) -> list[Output]:
         outputs: list[Output] = list(self.outbox.add(state, step, source, offset))
-        self.count.step(state, step)
+        tally.steps.append((state.ticket_id, step))
         for d in step.decisions:
             if d.metric == sla.IRT:
                 for key, row in self.windows.add(state.partition, d.severity, d.outcome,  # type: ignore[arg-type]
@@ -268,10 +268,6 @@ class Processor:
     def _index(self, state: TicketState) -> None:
         self.due.set(state.partition, state.ticket_id, engine.next_due(state, self.policy))
         self.open.index(state)
-
-    def _reject(self, letter: DeadLetter) -> DeadLetter:
-        self.count.rejected(letter.reason)
-        return letter
 
     # --- read side for metrics (scrape time) ----------------------------------------------------
     def at_risk_counts(self) -> dict[int, int]:

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -49,9 +49,6 @@ def halt(exc: StorageError) -> NoReturn:
             handler.flush()
     sys.stderr.flush()
     os._exit(EXIT_STORAGE)
-
-
-OnStorageFailure = Callable[[StorageError], NoReturn]
 
 
 def check_writable(data_dir: Path, probe_bytes: int = 1 << 20) -> None:

@@ -20,11 +20,11 @@ from pipeline.domain.clock import Clock, EventPartitionClock, WallClock, WallPar
 from pipeline.domain.policy import Policy, load_policy
 from pipeline.kafka.admin import MAX_MESSAGE_BYTES
 from pipeline.metrics import Metrics
+from pipeline.processing.outbox import OUTPUT_TOPICS
 from pipeline.processing.processor import Processor
 from pipeline.settings import Settings
 from pipeline.tables import tickets as tickets_tables
 from pipeline.tables.engineer_view import EngineerView, follow_changelog
-from pipeline.tables.guard import OnStorageFailure, halt
 from pipeline.worker import web
 
 RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
@@ -57,9 +57,7 @@ def create_app(
     wall: Clock | None = None,
     metrics: Metrics | None = None,
     policy: Policy | None = None,
-    tick_interval_s: float = 0.1,
     store: str = "rocksdb://",
-    on_storage_failure: OnStorageFailure = halt,
 ) -> Pipeline:
     wall = wall or WallClock()
     policy = policy or load_policy(settings.policy_file)
@@ -88,7 +86,7 @@ def create_app(
         web_router_enabled=False,  # the cluster's layout; nothing here routes requests between workers
     )
     clock = (
-        EventPartitionClock(int(settings.allowed_lateness_seconds * 1000))
+        EventPartitionClock(wall, int(settings.allowed_lateness_seconds * 1000))
         if settings.clock == "event" else WallPartitionClock(wall)
     )
     ticks_name = settings.topic_ticks
@@ -108,10 +106,9 @@ def create_app(
     ticks = app.topic(ticks_name, partitions=partitions, internal=True, **RAW)
     facts = app.topic(settings.topic_facts, partitions=partitions, internal=True, **RAW)
     dlq = app.topic(settings.topic_dlq, **RAW)
-    outputs = {"outcomes": app.topic(settings.topic_outcomes, **RAW),
-               "escalations": app.topic(settings.topic_escalations, **RAW),
-               "facts": facts,
-               "dsat": app.topic(settings.topic_dsat, **RAW)}
+    names = {"outcomes": settings.topic_outcomes, "escalations": settings.topic_escalations,
+             "dsat": settings.topic_dsat}
+    outputs = {topic: facts if topic == "facts" else app.topic(names[topic], **RAW) for topic in OUTPUT_TOPICS}
     ticket_agent = tickets_agent.register(
         app,
         source=source,
@@ -120,8 +117,6 @@ def create_app(
         processor=processor,
         store=store,
         publisher=Publisher(dlq, outputs),
-        tick_interval_s=tick_interval_s,
-        on_storage_failure=on_storage_failure,
     )
 
     metrics.observe_lag(register_lag(app, settings.topic_events, positions, processor.next_offsets))
@@ -129,8 +124,7 @@ def create_app(
 
     engineers = tickets_tables.declare_engineers(app, partitions)
     engineers_progress = Progress()
-    engineer_agent = engineers_agent.register(app, facts=facts, table=engineers, progress=engineers_progress,
-                                             on_storage_failure=on_storage_failure)
+    engineer_agent = engineers_agent.register(app, facts=facts, table=engineers, progress=engineers_progress)
     view = EngineerView(policy, event_time=settings.clock == "event")
     metrics.observe_engineers(lambda: _owned_standings(engineers, view, settings.metrics_max_engineers))
 
@@ -149,7 +143,7 @@ def create_app(
     def partitions() -> list[int]:
         return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic_events)
 
-    web.register(app, metrics, view, ready=ready, partitions=partitions, stackrank_token=settings.stackrank_token,
+    web.register(app, metrics, view, ready=ready, partitions=partitions, access=web.Access.of(settings),
                  reports=reports.web_handler(settings, policy, wall.now_ms))
     return Pipeline(app=app, settings=settings, processor=processor, metrics=metrics, policy=policy,
                     tickets=ticket_agent, engineers=engineer_agent,

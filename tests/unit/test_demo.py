@@ -43,7 +43,8 @@ def test_the_first_escalation_comes_within_a_minute_of_wall_time_at_any_hour() -
     speedup = DemoConfig().speedup
     for now in ("2026-11-28T03:10:00Z", "2026-12-02T20:00:00Z"):  # a Saturday night, a Wednesday evening
         start = demo_start(parse_rfc3339_ms(now))
-        proc = Processor(clock=EventPartitionClock(0), wall=ManualClock(start), metrics=Metrics.create(),
+        wall = ManualClock(start)
+        proc = Processor(clock=EventPartitionClock(wall), wall=wall, metrics=Metrics.create(),
                          policy=Policy(), orphan_timeout_ms=600_000, events_topic="e", ticks_topic="t")
         store, first = DictStore(), None
         for offset, doc in enumerate(events(load_profile(), DemoConfig().seed, start, start + 3_600_000)):
