@@ -1,28 +1,46 @@
 #!/usr/bin/env bash
-# Installs everything the pipeline and its tests need on a fresh Debian machine; quick when done already.
-#   - Java 17+ and Maven (Debian packages) to run the embedded Apache Kafka broker from Maven Central's jars
-#   - Alertmanager and amtool (Debian's prometheus-alertmanager) for on-call delivery and its tests
-#   - Prometheus and promtool (Debian's prometheus) for the rules, alerts and dashboard tests
-#   - openssl (a throw-away CA for the secured-broker tests); podman, runc and mmdebstrap (the image test)
-#   - chromium (headless: the HTML reports' test opens each report the way a manager's browser would)
-#   - a virtualenv in .venv with this package and its pinned dependencies (constraints.txt)
+# Installs what a command needs on a fresh Debian machine; quick when done already. Each level adds to the one
+# before it:
+#   demo  what `make demo` and `make run` run:
+#         - Java 17+ and Maven (Debian packages): the embedded Apache Kafka broker, from Maven Central's jars
+#         - Prometheus and Alertmanager (Debian's prometheus, prometheus-alertmanager; promtool and amtool too)
+#         - a virtualenv in .venv with this package and its pinned dependencies (constraints.txt)
+#   unit  the Python test tools in .venv too (pytest, hypothesis, ruff, ...: the package's [test] extra)
+#   test  what `make test` runs besides:
+#         - openssl (a throw-away CA for the secured-broker tests)
+#         - podman, runc and mmdebstrap (the container image is built and run in its test)
+#         - chromium (headless: the reports and runbooks are opened as a browser would)
+#         - helm (the chart's tests), built with Go from the Go module proxy once per machine
+# Missing Debian packages are installed with apt-get, which needs root: anyone else is told what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+level=${1:-test}
+case "$level" in
+  demo) rank=1 ;; unit) rank=2 ;; test) rank=3 ;;
+  *) echo "usage: scripts/bootstrap.sh demo|unit|test" >&2; exit 2 ;;
+esac
+
 need_apt=()
-command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
-command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+need() {  # need PACKAGE COMMAND...: the package, unless every command is there already
+  local package=$1; shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null 2>&1 || { need_apt+=("$package"); return; }
+  done
+}
+need default-jre-headless java
+need maven mvn
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
-command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # the secured-broker tests make a throw-away CA
-# podman, runc and mmdebstrap build and run the container image in its test (no registry: a local base)
-for tool in podman runc mmdebstrap; do command -v "$tool" >/dev/null 2>&1 || need_apt+=("$tool"); done
-command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the reports' browser test (headless)
-# Alertmanager (and amtool) for on-call delivery; Prometheus (and promtool) for the rules and dashboard tests
-command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
-command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+need prometheus-alertmanager prometheus-alertmanager amtool
+need prometheus prometheus promtool
+if [ "$rank" -ge 3 ]; then
+  need openssl openssl
+  for tool in podman runc mmdebstrap; do need "$tool" "$tool"; done
+  need chromium chromium
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "bootstrap: please install: ${need_apt[*]}" >&2; exit 1
+    echo "bootstrap: please install (as root: apt-get install ${need_apt[*]})" >&2; exit 1
   fi
   echo "bootstrap: installing ${need_apt[*]} (apt-get)"
   apt-get update -qq
@@ -39,31 +57,40 @@ if [ "${java_major%%.*}" -lt 17 ] 2>/dev/null; then
   echo "bootstrap: Java 17 or newer is needed, found ${java_major}" >&2; exit 1
 fi
 
-# helm (the chart's lint and template tests), built from the Go module proxy once per machine
-helm_version=v3.22.0
-if ! command -v go >/dev/null 2>&1; then
-  echo "bootstrap: Go is needed to build helm $helm_version (the chart tests)" >&2; exit 1
-fi
-helm_bin="$(go env GOPATH)/bin/helm"
-if [ ! -x "$helm_bin" ] || ! go version -m "$helm_bin" 2>/dev/null | grep -Eq "^\s*mod\s+helm.sh/helm/v3\s+$helm_version\b"; then
-  echo "bootstrap: building helm $helm_version (go install)"
-  log=$(mktemp)
-  if ! GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$helm_version" >"$log" 2>&1; then
-    cat "$log" >&2; echo "bootstrap: go install helm failed" >&2; exit 1
+if [ "$rank" -ge 3 ]; then
+  # helm (the chart's lint and template tests), built from the Go module proxy once per machine
+  helm_version=v3.22.0
+  if ! command -v go >/dev/null 2>&1; then
+    echo "bootstrap: Go is needed to build helm $helm_version (the chart tests of make test)" >&2; exit 1
   fi
-  rm -f "$log"
+  helm_bin="$(go env GOPATH)/bin/helm"
+  if [ ! -x "$helm_bin" ] || ! go version -m "$helm_bin" 2>/dev/null | grep -Eq "^\s*mod\s+helm.sh/helm/v3\s+$helm_version\b"; then
+    echo "bootstrap: building helm $helm_version (go install, a few minutes once)"
+    log=$(mktemp)
+    if ! GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$helm_version" >"$log" 2>&1; then
+      cat "$log" >&2; echo "bootstrap: go install helm failed" >&2; exit 1
+    fi
+    rm -f "$log"
+  fi
 fi
 
+# .venv/.installed: the hash of what was installed from, and the level it was installed for
 stamp=.venv/.installed
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
-if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "bootstrap: creating .venv with pinned dependencies"
-  python3 -m venv .venv
+read -r have have_rank 2>/dev/null <"$stamp" || true
+if [ ! -x .venv/bin/python ] || [ "${have:-}" != "$want" ] || [ "${have_rank:-0}" -lt "$(( rank < 2 ? 1 : 2 ))" ]; then
+  spec=.
+  venv_rank=1
+  if [ "$rank" -ge 2 ]; then spec='.[test]'; venv_rank=2; fi
+  echo "bootstrap: installing the pinned dependencies into .venv ($level)"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
   log=$(mktemp)
-  if ! { .venv/bin/python -m pip install -q --upgrade pip &&
-         .venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'; } >"$log" 2>&1; then
+  # The venv's own pip is enough (no upgrade of pip itself, nor its version check). --no-compile: Python
+  # compiles what it imports when it first does; compiling all of numpy and matplotlib up front took longer.
+  if ! PIP_DISABLE_PIP_VERSION_CHECK=1 .venv/bin/python -m pip install -q --no-compile -c constraints.txt \
+         -e "$spec" >"$log" 2>&1; then
     cat "$log" >&2; echo "bootstrap: pip install failed" >&2; exit 1
   fi
   rm -f "$log"
-  echo "$want" > "$stamp"
+  echo "$want $venv_rank" > "$stamp"
 fi

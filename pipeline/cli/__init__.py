@@ -38,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)  # its INFO chatter is not the user's business
     try:
         flags = vars(args)
-        settings = [cls.from_env(os.environ, **cls.fields_from_flags(flags)) for cls in args.needs]
+        names = _flag_names(parser)
+        settings = [cls.from_env(os.environ, names, **cls.fields_from_flags(flags)) for cls in args.needs]
         for key in unknown_keys(os.environ):
             log.warning("ignoring unknown variable %s (a typo?)", key)
         return int(args.handler(args, *settings) or 0)
@@ -53,6 +54,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _flag_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """dest -> the flag as a user writes it (``report_timezone`` -> ``--timezone``), over every subcommand."""
+    names: dict[str, str] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                for dest, flag in _flag_names(sub).items():
+                    names.setdefault(dest, flag)
+        elif action.option_strings:
+            names.setdefault(action.dest, max(action.option_strings, key=len))
+    return names
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -14,10 +14,11 @@ from rich.padding import Padding
 from rich.text import Text
 
 from pipeline.cli.escalations import line as escalation_line
-from pipeline.domain.bizcrit import BOARD_RUNGS, share_words
+from pipeline.domain.bizcrit import BOARD_RUNGS
 from pipeline.domain.policy import SEVERITIES
 from pipeline.domain.records import Escalation
 from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from pipeline.domain.words import share_words
 
 _RUNG_NAMES = dict(zip(BOARD_RUNGS, ("no rung yet", "tier 3", "management", "executive"), strict=True))
 LATEST = 8  # escalations on the board

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 
 from pipeline.cli.signals import stop_on_signals
+from pipeline.domain.timefmt import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS
 from pipeline.errors import PipelineError
 from pipeline.settings import BrokerSettings, GenerateSettings, NotifySettings, Settings
 
@@ -75,8 +76,8 @@ def stackrank(args: argparse.Namespace, settings: Settings) -> int:
 
     base = args.url or f"http://127.0.0.1:{settings.web_port}"
     request = urllib.request.Request(f"{base}/stackrank?window={args.window}")
-    if settings.stackrank_token is not None:
-        request.add_header("Authorization", f"Bearer {settings.stackrank_token.reveal()}")
+    if settings.reports_token is not None:
+        request.add_header("Authorization", f"Bearer {settings.reports_token.reveal()}")
     try:
         with urllib.request.urlopen(request, timeout=10) as resp:
             report = orjson.loads(resp.read())
@@ -113,7 +114,7 @@ def generate(args: argparse.Namespace, settings: GenerateSettings) -> int:
     return 0
 
 
-_UNITS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_UNITS = {"s": SECOND_MS, "m": MINUTE_MS, "h": HOUR_MS, "d": DAY_MS}
 
 
 def _duration_ms(text: str) -> int:
@@ -198,14 +199,20 @@ def report(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.errors import ConfigError
     from pipeline.reports import period
 
-    given = {"debrief": ("--date", args.date), "dsat": ("--week", args.week), "monthly": ("--month", args.month)}
-    for kind, (flag, value) in given.items():
+    flags = {kind: period.PARAMS[unit] for kind, unit in reports.KINDS.items()}  # debrief: date (--date), ...
+    given = {kind: getattr(args, flag) for kind, flag in flags.items()}
+    for kind, value in given.items():
         if value is not None and kind != args.kind:
-            raise ConfigError(flag, f"belongs to the {kind} report, not {args.kind}")
-    span = period.parse(reports.KINDS[args.kind], given[args.kind][1], settings.report_timezone,
-                        int(time.time() * 1000))
+            raise ConfigError(f"--{flags[kind]}", f"belongs to the {kind} report, not {args.kind}")
+    policy = load_policy(settings.policy_file)
     started = time.monotonic()
-    files = asyncio.run(reports.rendered(args.kind, span, settings, load_policy(settings.policy_file), args.format))
+
+    async def make() -> tuple[period.Period, dict[str, str]]:
+        now = await reports.judging_now(settings, int(time.time() * 1000))  # the wall clock, or the pipeline's
+        span = period.parse(reports.KINDS[args.kind], given[args.kind], settings.report_timezone, now)
+        return span, await reports.rendered(args.kind, span, settings, policy, args.format)
+
+    span, files = asyncio.run(make())
     args.out.mkdir(parents=True, exist_ok=True)
     for suffix, text in files.items():
         path = args.out / f"{args.kind}-{span.label}.{suffix}"

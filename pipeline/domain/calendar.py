@@ -21,10 +21,9 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pipeline.domain.timefmt import DAY_MS, HOUR_MS, MINUTE_MS
+
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-MINUTE_MS = 60_000
-HOUR_MS = 60 * MINUTE_MS
-DAY_MS = 24 * HOUR_MS
 DAY_MINUTES = 24 * 60
 MAX_DAYS = 3 * 366  # how far :func:`reached` looks for opening hours before it gives up
 _EPOCH_DAY = date(1970, 1, 1)

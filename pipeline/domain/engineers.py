@@ -22,8 +22,8 @@ from pipeline.domain import calendar, sla
 from pipeline.domain.events import DSAT_RATINGS, Event
 from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState, digest_in, digests_with, event_digest
+from pipeline.domain.timefmt import DAY_MS
 
-DAY_MS = 86_400_000
 KEEP_DAYS = 31
 WINDOW_DAYS = {"7d": 7, "30d": 30}
 SEEN_LIMIT = 512  # fact ids remembered per engineer: redelivery after a crash is seconds' worth

@@ -15,9 +15,9 @@ from typing import Any
 
 from pipeline.domain import calendar
 from pipeline.domain.calendar import ROUND_THE_CLOCK, Calendar, CalendarError
+from pipeline.domain.timefmt import DAY_MS, HOUR_MS, MINUTE_MS
 from pipeline.errors import ConfigError
 
-MINUTE_MS = 60_000
 SEVERITIES = (1, 2, 3, 4)
 SEVERITY_NAMES = {1: "Urgent", 2: "High", 3: "Normal", 4: "Low"}
 
@@ -51,13 +51,13 @@ class Policy:
     stack_rank_weights: tuple[float, float, float] = (0.5, 0.25, 0.25)  # VSAT %, Quality %, % ART
     stack_rank_min_surveys: int = 5
     stack_rank_min_samples: int = 5
-    closed_retention_ms: int = 7 * 24 * 60 * MINUTE_MS
+    closed_retention_ms: int = 7 * DAY_MS
     # How far ahead of the clock that judges it an event may be dated (contract v2, `future_timestamp`):
     # live, ahead of the worker's wall clock (upstream clocks drift a little); in event time, ahead of its
     # partition's clock (a replay's quiet nights and weekends must pass).
     wall_future_ms: int = 5 * MINUTE_MS
     input_silent_ms: int = 60 * MINUTE_MS  # no ticket event this long while workers run: alert (SLAInputSilent)
-    event_future_ms: int = 7 * 24 * 60 * MINUTE_MS
+    event_future_ms: int = 7 * DAY_MS
     # Business-hours calendars (contract section 9): the first matching rule chooses a ticket's calendar;
     # without rules every ticket is counted round the clock, and outcomes are as in v1.
     calendar_rules: tuple[CalendarRule, ...] = ()
@@ -142,11 +142,11 @@ def _from_doc(doc: dict[str, Any], where: str) -> Policy:
         stack_rank_min_samples=int(reader.number("stack_rank.min_samples", base.stack_rank_min_samples, low=0,
                                                  integer=True)),
         closed_retention_ms=int(reader.number("retention.closed_ticket_hours",
-                                              base.closed_retention_ms / 3_600_000, low=0) * 3_600_000),
+                                              base.closed_retention_ms / HOUR_MS, low=0) * HOUR_MS),
         wall_future_ms=int(reader.number("clock.wall_future_minutes", base.wall_future_ms / MINUTE_MS, low=0)
                            * MINUTE_MS),
-        event_future_ms=int(reader.number("clock.event_future_hours", base.event_future_ms / 3_600_000, low=0)
-                            * 3_600_000),
+        event_future_ms=int(reader.number("clock.event_future_hours", base.event_future_ms / HOUR_MS, low=0)
+                            * HOUR_MS),
         input_silent_ms=int(reader.number("alerts.input_silent_minutes", base.input_silent_ms / MINUTE_MS, low=1,
                                           integer=True) * MINUTE_MS),
         calendar_rules=_calendar_rules(reader),

@@ -17,30 +17,7 @@ import orjson
 SEEN_LIMIT = 32  # event-id digests remembered per ticket, newest last
 DIGEST_BYTES = 6  # 48 bits: two of one ticket's last 32 event ids collide with odds of about 1e-12
 HELD_LIMIT = 64  # events held for a ticket whose ticket.created has not arrived yet
-
-
-
-
-def digest_in(seen: bytes, digest: bytes) -> bool:
-    """Is ``digest`` one of the digests packed in ``seen`` (DIGEST_BYTES each)?"""
-    at = seen.find(digest)
-    while at != -1:
-        if at % DIGEST_BYTES == 0:  # aligned: a digest, not the end of one and the start of the next
-            return True
-        at = seen.find(digest, at + 1)
-    return False
-
-
-def digests_with(seen: bytes, digest: bytes, limit: int) -> bytes:
-    """``seen`` with ``digest`` added last, keeping the newest ``limit`` digests."""
-    seen += digest
-    return seen if len(seen) <= limit * DIGEST_BYTES else seen[-limit * DIGEST_BYTES:]
 FORMAT = 2  # the first element of a serialized state (format 1 was a JSON object, still read)
-
-
-def event_digest(event_id: str) -> bytes:
-    """A stable digest of an event id (Python's hash() differs per process)."""
-    return hashlib.blake2b(event_id.encode(), digest_size=DIGEST_BYTES).digest()
 
 
 @dataclasses.dataclass(slots=True)
@@ -180,3 +157,25 @@ class TicketState:
             held=[HeldEvent.from_list(row) for row in doc.get("h", [])],
             outbox=[Pending(*row) for row in doc.get("ob", [])],
         )
+
+
+# --- event-id digests: packed DIGEST_BYTES each, newest last (the engineers' fact ids use them too) ---
+def event_digest(event_id: str) -> bytes:
+    """A stable digest of an event id (Python's hash() differs per process)."""
+    return hashlib.blake2b(event_id.encode(), digest_size=DIGEST_BYTES).digest()
+
+
+def digest_in(seen: bytes, digest: bytes) -> bool:
+    """Is ``digest`` one of the digests packed in ``seen`` (DIGEST_BYTES each)?"""
+    at = seen.find(digest)
+    while at != -1:
+        if at % DIGEST_BYTES == 0:  # aligned: a digest, not the end of one and the start of the next
+            return True
+        at = seen.find(digest, at + 1)
+    return False
+
+
+def digests_with(seen: bytes, digest: bytes, limit: int) -> bytes:
+    """``seen`` with ``digest`` added last, keeping the newest ``limit`` digests."""
+    seen += digest
+    return seen if len(seen) <= limit * DIGEST_BYTES else seen[-limit * DIGEST_BYTES:]

@@ -8,6 +8,12 @@ from datetime import UTC, datetime, timedelta
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$"
 )
+# The core's units, in epoch milliseconds: the one home of these numbers (every module imports them from here).
+SECOND_MS = 1000
+MINUTE_MS = 60 * SECOND_MS
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -44,13 +50,13 @@ _DAYS: dict[int, str] = {}  # day number -> "2026-01-31T": strftime once per day
 
 def format_rfc3339_ms(ms: int) -> str:
     """``2026-01-31T09:30:00.000Z`` for epoch milliseconds."""
-    day, in_day = divmod(ms, 86_400_000)
+    day, in_day = divmod(ms, DAY_MS)
     date = _DAYS.get(day)
     if date is None:
         if len(_DAYS) > 4096:  # a replay walks forward through days; keep the cache small
             _DAYS.clear()
         date = _DAYS[day] = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
-    seconds, milli = divmod(in_day, 1000)
+    seconds, milli = divmod(in_day, SECOND_MS)
     minutes, second = divmod(seconds, 60)
     hour, minute = divmod(minutes, 60)
     return f"{date}{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"

@@ -12,11 +12,13 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable
 
-HOUR_MS = 3_600_000
-FINE_MS = 300_000
-WINDOWS_MS = {"1h": HOUR_MS, "24h": 24 * HOUR_MS, "7d": 7 * 24 * HOUR_MS, "30d": 30 * 24 * HOUR_MS}
-_GRAINS = {"f": (FINE_MS, 2 * HOUR_MS), "h": (HOUR_MS, 30 * 24 * HOUR_MS + HOUR_MS)}  # code: (width, kept)
-_OUTCOMES = ("met", "breached")
+from pipeline.domain.sla import BREACHED, MET
+from pipeline.domain.timefmt import DAY_MS, HOUR_MS, MINUTE_MS
+
+FINE_MS = 5 * MINUTE_MS
+WINDOWS_MS = {"1h": HOUR_MS, "24h": DAY_MS, "7d": 7 * DAY_MS, "30d": 30 * DAY_MS}
+_GRAINS = {"f": (FINE_MS, 2 * HOUR_MS), "h": (HOUR_MS, 30 * DAY_MS + HOUR_MS)}  # code: (width, kept)
+OUTCOMES = (MET, BREACHED)  # an IRT decision's outcomes, in the order a bucket counts them
 
 Row = tuple[bytes, bytes | None]  # (key, value); None deletes the row
 
@@ -28,7 +30,7 @@ class IrtWindows:
         self._expiry: dict[int, list[tuple[int, tuple[str, int, int]]]] = {}  # partition -> heap of (expires, key)
 
     def add(self, partition: int, severity: int, outcome: str, at_ms: int) -> list[Row]:
-        slot = _OUTCOMES.index(outcome)
+        slot = OUTCOMES.index(outcome)
         rows = []
         buckets = self._buckets.setdefault(partition, {})
         for code, (width, _) in _GRAINS.items():
@@ -78,7 +80,7 @@ class IrtWindows:
                 for window, span in WINDOWS_MS.items():
                     if (code == "f") != (window == "1h") or start + width <= now - span:
                         continue
-                    for slot, outcome in enumerate(_OUTCOMES):
+                    for slot, outcome in enumerate(OUTCOMES):
                         out[(window, severity, outcome)] = out.get((window, severity, outcome), 0) + counts[slot]
         return out
 

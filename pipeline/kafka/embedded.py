@@ -4,6 +4,11 @@
 dependencies with Maven into a cache (once per version), formats KRaft storage (once per data dir),
 starts ``kafka.Kafka`` with ``java`` in its own session, and returns when a metadata request
 succeeds. It is idempotent: starting a running broker returns it. ``stop()`` ends it by its own pid.
+
+Every listener is on 127.0.0.1. The KRaft controller's port, unless given, is the first free one from
+``port + 100`` (9192 for the default 9092): ``port + 1`` would be 9093, Alertmanager's default. It is chosen
+at each start (the configuration is written anew then), so a restart of the same home finds another if that
+one was taken meanwhile; status and stop go by the pid file and the client port, never by this one.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pipeline.kafka.secured import Secured
 from pipeline.settings import DEFAULT_KAFKA_VERSION
 
 MESSAGE_MAX_BYTES = 8 * 1024 * 1024 + 1024
+CONTROLLER_OFFSET = 100  # the controller's port: the first free one of port+100 .. port+199
 
 
 def default_cache() -> Path:
@@ -68,7 +74,7 @@ class EmbeddedKafka:
         self.home = home.resolve()
         self.version = version
         self.port = port
-        self.controller_port = controller_port or port + 1
+        self.controller_port = controller_port  # None: chosen at start (choose_controller_port)
         self.cache = (cache or default_cache()).resolve()
         self.heap = heap
         self.java = java
@@ -105,7 +111,18 @@ class EmbeddedKafka:
         return jars.pom(self.version)
 
     # --- configuration ------------------------------------------------------------------------
-    def _write_config(self) -> Path:
+    def choose_controller_port(self) -> int:
+        """The port given, else the first free one from port + CONTROLLER_OFFSET (see the module's docstring)."""
+        if self.controller_port is not None:
+            return self.controller_port
+        first = self.port + CONTROLLER_OFFSET
+        for port in range(first, min(first + CONTROLLER_OFFSET, 65536)):
+            if _free(port):
+                return port
+        raise BrokerError(f"no free port for the Kafka controller in {first}-{first + CONTROLLER_OFFSET - 1} "
+                          "on 127.0.0.1; choose another --kafka-port")
+
+    def _write_config(self, controller_port: int) -> Path:
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         served = [f"PLAINTEXT://127.0.0.1:{self.port}"]
         if self.secured is not None:
@@ -113,8 +130,8 @@ class EmbeddedKafka:
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
-            "listeners": ",".join([*served, f"CONTROLLER://127.0.0.1:{self.controller_port}"]),
+            "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+            "listeners": ",".join([*served, f"CONTROLLER://127.0.0.1:{controller_port}"]),
             "advertised.listeners": ",".join(served),
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
@@ -203,15 +220,15 @@ class EmbeddedKafka:
         if fresh:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             (self.home / "version").unlink(missing_ok=True)
-        if _port_open(self.port) or _port_open(self.controller_port):
-            raise BrokerError(
-                f"port {self.port} or {self.controller_port} on 127.0.0.1 is in use by another program; "
-                "choose another with --kafka-port (the controller takes the port after it)"
-            )
+        controller_port = self.choose_controller_port()
+        for port in (self.port, controller_port):
+            if not _free(port):
+                raise BrokerError(f"port {port} on 127.0.0.1 is in use by another program; "
+                                  "choose another with --kafka-port")
         if shutil.which(self.java) is None:
             raise BrokerError("Java ('java', 17 or newer) is not installed; the broker runs on it")
         self.resolve_jars()
-        config = self._write_config()
+        config = self._write_config(controller_port)
         self._format(config)
         out = open(self.home / "logs" / "stdout.log", "ab")  # noqa: SIM115 - the child owns it now
         proc = subprocess.Popen(
@@ -298,10 +315,16 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _port_open(port: int) -> bool:
+def _free(port: int) -> bool:
+    """Could the broker listen on 127.0.0.1:port? Bound as Java binds (SO_REUSEADDR: a port left in TIME_WAIT
+    by the broker's own last run is free); a listener on any address, or a connection's local port, is not."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _ready(bootstrap: str) -> bool:

@@ -19,8 +19,9 @@ from prometheus_client.registry import Collector
 from pipeline.domain.bizcrit import BOARD_RUNGS, KINDS, rungs_that_page
 from pipeline.domain.events import DSAT_RATINGS, EVENT_TYPES
 from pipeline.domain.policy import SEVERITIES, Policy
-from pipeline.domain.windows import WINDOWS_MS
+from pipeline.domain.windows import OUTCOMES, WINDOWS_MS
 from pipeline.metrics.lite import LiteCounter, LiteHistogram
+from pipeline.processing.outbox import OUTPUT_TOPICS
 
 # Lag from occurred_at to processing: from sub-second (live) to days (a replay).
 _LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, 604800)
@@ -112,14 +113,14 @@ class Metrics:
             metrics.escalations.labels(kind=kind)
         for kind, _level in rungs_that_page():
             metrics.escalation_pages.labels(kind=kind)
-        for topic in ("outcomes", "escalations", "facts", "dsat"):
+        for topic in OUTPUT_TOPICS:
             metrics.outputs_republished.labels(topic=topic)
         for rating in sorted(DSAT_RATINGS):
             metrics.dsat_reviews.labels(rating=rating)
         for etype in sorted(EVENT_TYPES):  # so rate() sees a 0 before the first event
             metrics.events.labels(type=etype)
         for severity in SEVERITIES:
-            for outcome in ("met", "breached"):
+            for outcome in OUTCOMES:
                 metrics.irt_outcomes.labels(severity=str(severity), outcome=outcome)
         reg.register(_StateCollector(metrics._views))
         reg.register(_EngineerCollector(metrics._engineers))
@@ -175,7 +176,7 @@ class _StateCollector(Collector):
             by_rung.add_metric([rung], n)
         for severity in SEVERITIES:
             for window in WINDOWS_MS:
-                for outcome in ("met", "breached"):
+                for outcome in OUTCOMES:
                     windows.add_metric([str(severity), window, outcome], counts.get((window, severity, outcome), 0))
             at_risk.add_metric([str(severity)], risky.get(severity, 0))
             paused.add_metric([str(severity)], waiting.get(severity, 0))

@@ -18,6 +18,7 @@ from pipeline.notify.delivery import (
     alertmanager_poster,
     target_name,
 )
+from pipeline.notify.timer import ManualTimer, Timer
 
-__all__ = ["ALERTNAMES", "AlertmanagerAuth", "Notifier", "NotifierMetrics", "NotifyConfig", "OpenAlerts", "Rejected",
-           "Result", "Target", "alertmanager_poster", "run", "summary", "target_name", "to_alert"]
+__all__ = ["ALERTNAMES", "AlertmanagerAuth", "ManualTimer", "Notifier", "NotifierMetrics", "NotifyConfig", "OpenAlerts",
+           "Rejected", "Result", "Target", "Timer", "alertmanager_poster", "run", "summary", "target_name", "to_alert"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -95,7 +94,7 @@ async def run(kafka: KafkaClient | str, topic: str, group: str, config: NotifyCo
         tasks = notifier.start()
         try:
             log.info("notifier: %s -> %s", topic, ", ".join(t.name for t in targets))
-            next_reassert = time.monotonic() + config.reassert_s
+            next_reassert = notifier.timer.monotonic() + config.reassert_s
             while not stopping.is_set():
                 batch = await consumer.getmany(timeout_ms=500, max_records=500)
                 for tp, records in batch.items():
@@ -105,9 +104,9 @@ async def run(kafka: KafkaClient | str, topic: str, group: str, config: NotifyCo
                             notifier.take(esc)
                 if batch:
                     await _commit(consumer)
-                if time.monotonic() >= next_reassert:
+                if notifier.timer.monotonic() >= next_reassert:
                     notifier.reassert()
-                    next_reassert = time.monotonic() + config.reassert_s
+                    next_reassert = notifier.timer.monotonic() + config.reassert_s
         finally:
             await notifier.stop(tasks)
             with contextlib.suppress(KafkaError):

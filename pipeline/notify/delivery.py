@@ -6,7 +6,7 @@ Every Alertmanager (a :class:`Target`) has its own task and its own state:
 * *behind* (at start, and after a failed post): it has missed something. Its next post carries every alert
   firing now plus the resolutions it missed, so one accepted post brings it level. Posting alerts it
   already has is harmless: Alertmanager deduplicates by labels and pages nobody twice. Retries back off
-  from ``min_backoff_s`` to ``max_backoff_s``.
+  from ``min_backoff_s`` to ``max_backoff_s``, doubling, on the notifier's :class:`~.timer.Timer`.
 
 A refusal (HTTP 4xx other than 408 and 429: bad credentials, a malformed alert) is logged, counted as
 ``rejected`` and not retried: the same post would be refused again. The periodic re-assertion still
@@ -31,6 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from pipeline.domain.records import Escalation, MalformedRecord
 from pipeline.notify.alerts import AlertmanagerAuth, NotifyConfig, OpenAlerts, to_alert
+from pipeline.notify.timer import Timer
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +92,12 @@ class Notifier:
     """Turns escalations into alerts and keeps every Alertmanager told of them."""
 
     def __init__(self, config: NotifyConfig, targets: Sequence[Target], clock: Callable[[], int] | None = None,
-                 metrics: NotifierMetrics | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 metrics: NotifierMetrics | None = None, timer: Timer | None = None) -> None:
         self.config = config
         self.targets = list(targets)
         self.open = OpenAlerts()
         self._now = clock or (lambda: time.time_ns() // 1_000_000)
-        self._monotonic = monotonic
+        self.timer = timer or Timer()  # waits, post time limits and back-off run on it
         self.metrics = metrics or NotifierMetrics()
         self.metrics.open.set_function(lambda: len(self.open))
         for t in self.targets:
@@ -167,7 +168,7 @@ class Notifier:
         if not alerts and not telling_all:
             return None
         try:
-            await asyncio.wait_for(t.post(alerts), self.config.post_timeout_s)
+            await self.timer.limit(t.post(alerts), self.config.post_timeout_s)
         except Rejected as exc:
             result = Result.REJECTED
             t.behind = False  # nothing to retry: the same post would be refused again
@@ -177,7 +178,7 @@ class Notifier:
             t.behind = True
             t.resolved = {**resolved, **t.resolved}  # (firing ones come again with everything firing)
             t.delay = min(max(t.delay * 2, self.config.min_backoff_s), self.config.max_backoff_s)
-            t.retry_at = self._monotonic() + t.delay
+            t.retry_at = self.timer.monotonic() + t.delay
             log.warning("Alertmanager %s did not take %d alerts (%s); retrying in %.1f s with all that is firing",
                         t.name, len(alerts), exc or type(exc).__name__, t.delay)
         else:
@@ -192,11 +193,10 @@ class Notifier:
     async def serve(self, t: Target) -> None:
         """Keep ``t`` told until :meth:`stop`: post when there is news, back off while it fails."""
         while not self._stopping:
-            timeout = max(0.0, t.retry_at - self._monotonic()) if t.behind else None
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(t.wakeup.wait(), timeout)
+            timeout = max(0.0, t.retry_at - self.timer.monotonic()) if t.behind else None
+            await self.timer.wait(t.wakeup, timeout)
             t.wakeup.clear()
-            if self._stopping or (t.behind and self._monotonic() < t.retry_at):
+            if self._stopping or (t.behind and self.timer.monotonic() < t.retry_at):
                 continue
             await self.attempt(t)
 
@@ -212,7 +212,7 @@ class Notifier:
         last = [self.attempt(t) for t in self.targets if not t.behind and (t.firing or t.resolved)]
         if last:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*last, return_exceptions=True), grace_s)
+                await self.timer.limit(asyncio.gather(*last, return_exceptions=True), grace_s)
 
 
 def alertmanager_poster(session: aiohttp.ClientSession, base_url: str, auth: AlertmanagerAuth) -> Post:

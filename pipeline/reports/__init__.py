@@ -3,6 +3,11 @@
 :func:`make` reads what a report needs from the topics (:mod:`.source`), computes it (:mod:`.build`, pure)
 and :mod:`.render` presents it as HTML, JSON or CSV. ``sla-pipeline report`` and a worker's ``/reports/``
 pages both come through here.
+
+A report never counts time after the clock that judges: :func:`judging_now` is the wall clock in live mode
+(``SLA_CLOCK=wall``) and, in event-time mode, the latest instant the pipeline published a judgement for
+(:func:`.source.judged_until`: the same from the command line as from a worker). Default periods are the last
+complete ones of that clock, and a period that is not over is counted to it and says so.
 """
 
 from __future__ import annotations
@@ -14,17 +19,28 @@ from typing import Any, Literal
 import orjson
 
 from pipeline.domain.policy import Policy
+from pipeline.domain.timefmt import DAY_MS
 from pipeline.reports import build, debrief, period, render, source
 from pipeline.settings import Settings
 
 Kind = Literal["debrief", "dsat", "monthly"]
 KINDS: dict[str, period.Kind] = {"debrief": "day", "dsat": "week", "monthly": "month"}
-DAY_MS = 86_400_000
 LOOKBACK_DAYS = 14  # a debrief reads events this far back for its tickets' creation (and their history)
 LOOKAHEAD_DAYS = 7  # ... and this far past the day, to show how its tickets ended
 
 
 _CPU = threading.Lock()  # one report computed at a time: bounded load, and matplotlib's settings are global
+
+
+async def judging_now(settings: Settings, wall_now_ms: int) -> int:
+    """The clock a report is counted to: ``wall_now_ms`` in live mode; in event-time mode the latest instant
+    the pipeline has judged (``wall_now_ms`` only while it has published nothing, when every report is empty)."""
+    if settings.clock != "event":
+        return wall_now_ms
+    judged = await source.judged_until(settings.kafka, {settings.topic_outcomes: "decided_at",
+                                                        settings.topic_escalations: "emitted_at",
+                                                        settings.topic_facts: "at"})
+    return wall_now_ms if judged is None else judged
 
 
 async def rendered(kind: Kind, span: period.Period, settings: Settings, policy: Policy, fmt: str) -> dict[str, str]:
@@ -62,7 +78,7 @@ async def _read(kind: Kind, span: period.Period, settings: Settings) -> dict[str
     if kind == "debrief":
         since = span.start_ms - LOOKBACK_DAYS * DAY_MS
         return await source.gather(kafka, {
-            "events": (settings.topic_events, since, span.end_ms + LOOKAHEAD_DAYS * DAY_MS, source.events),
+            "events": (settings.topic_events, since, span.cut_ms + LOOKAHEAD_DAYS * DAY_MS, source.events),
             "outcomes": (settings.topic_outcomes, since, None, source.outcomes),
             "escalations": (settings.topic_escalations, since, None, source.escalations),
         })
@@ -74,34 +90,36 @@ async def _read(kind: Kind, span: period.Period, settings: Settings) -> dict[str
     return await source.gather(kafka, {
         "outcomes": (settings.topic_outcomes, span.start_ms, None, source.outcomes),
         "escalations": (settings.topic_escalations, span.start_ms, None, source.escalations),
-        "facts": (settings.topic_facts, span.end_ms - 31 * DAY_MS, None, source.facts),
+        "facts": (settings.topic_facts, span.last_ms - 31 * DAY_MS, None, source.facts),
     })
 
 
 _TYPES = {"html": "text/html; charset=utf-8", "json": "application/json", "csv": "text/csv; charset=utf-8"}
-_PARAM = {"debrief": "date", "dsat": "week", "monthly": "month"}
 
 
 def web_handler(settings: Settings, policy: Policy, now_ms: Any) -> Any:
     """The worker's ``/reports/<kind>?date=|week=|month=&format=html|json|csv&table=`` answer:
-    (status, content type, body). ``now_ms()`` gives the time for the default period."""
+    (status, content type, body). ``now_ms()`` is the wall clock (see :func:`judging_now`). A 400 names
+    the query parameter at fault."""
     from pipeline.errors import PipelineError
 
     async def answer(kind: str, query: dict[str, str]) -> tuple[int, str, bytes]:
         fmt = query.get("format", "html")
         try:
             if fmt not in _TYPES:
-                raise PipelineError(f"format must be one of {', '.join(_TYPES)}")
-            span = period.parse(KINDS[kind], query.get(_PARAM[kind]), settings.report_timezone, now_ms())
+                raise PipelineError(f"format: must be one of {', '.join(_TYPES)}")
+            name = period.PARAMS[KINDS[kind]]
+            now = await judging_now(settings, now_ms())
+            span = period.parse(KINDS[kind], query.get(name), settings.report_timezone, now, name)
             files = await rendered(kind, span, settings, policy, fmt)  # type: ignore[arg-type]
         except PipelineError as exc:
             return 400, _TYPES["json"], orjson.dumps({"error": str(exc)})
         if fmt == "csv":
             tables = {name.removesuffix(".csv"): text for name, text in files.items()}
-            name = query.get("table", next(iter(tables)))
-            if name not in tables:
-                return 400, _TYPES["json"], orjson.dumps({"error": f"table must be one of {', '.join(tables)}"})
-            return 200, _TYPES["csv"], tables[name].encode()
+            table = query.get("table", next(iter(tables)))
+            if table not in tables:
+                return 400, _TYPES["json"], orjson.dumps({"error": f"table: must be one of {', '.join(tables)}"})
+            return 200, _TYPES["csv"], tables[table].encode()
         return 200, _TYPES[fmt], next(iter(files.values())).encode()
 
     return answer

@@ -9,6 +9,10 @@
 Inputs are the decoded records of the topics (events, ``sla.outcomes``, ``sla.escalations``,
 ``sla.dsat_reviews``, engineer facts); outputs are plain JSON-ready dicts that the renderers (HTML, JSON,
 CSV) present without computing anything. Times in the output are RFC 3339 (UTC); durations are seconds.
+
+A report never counts time after the clock that judges (``Period.now_ms``): what happened after it is left
+out, a period that is not over is counted to it (``Period.cut_ms``), and the period's document says how far
+it was counted (``counted_to``) and whether it is ``complete``.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def short_duration(seconds: float | None) -> str:
 
 def period_doc(period: Period) -> dict[str, Any]:
     return {"kind": period.kind, "label": period.label, "timezone": period.zone, "start": rfc3339(period.start_ms),
-            "end": rfc3339(period.end_ms)}
+            "end": rfc3339(period.end_ms), "counted_to": rfc3339(period.cut_ms), "complete": period.complete}
 
 
 # --- the weekly DSAT review -------------------------------------------------------------------------
@@ -76,7 +80,7 @@ def dsat_review(period: Period, reviews: Iterable[DsatReview], trend_weeks: int 
     weeks = [period]
     for _ in range(trend_weeks):
         weeks.insert(0, weeks[0].previous())
-    this = sorted((r for r in unique if period.contains(ms(r.submitted_at))),
+    this = sorted((r for r in unique if period.counts(ms(r.submitted_at))),
                   key=lambda r: (r.submitted_at, r.review_id))
     rows = [{"submitted_at": r.submitted_at, "ticket_id": r.ticket_id, "rating": r.rating,
              "reason": r.dsat_reason or "unspecified", "engineer_id": r.engineer_id, "customer_id": r.customer_id,
@@ -90,7 +94,7 @@ def dsat_review(period: Period, reviews: Iterable[DsatReview], trend_weeks: int 
             counts[row["reason"]] = counts.get(row["reason"], 0) + 1
     trend = []
     for w in weeks:
-        inside = [r for r in unique if w.contains(ms(r.submitted_at))]
+        inside = [r for r in unique if w.counts(ms(r.submitted_at))]
         ratings = Counter(r.rating for r in inside)
         trend.append({"week": w.label, "total": len(inside),
                       **{rating: ratings.get(rating, 0) for rating in DSAT_ORDER}})
@@ -114,8 +118,8 @@ def dsat_review(period: Period, reviews: Iterable[DsatReview], trend_weeks: int 
 def monthly(period: Period, outcomes: Iterable[Outcome], escalations: Iterable[Escalation], facts: Iterable[Fact],
             policy: Policy) -> dict[str, Any]:
     """The SLA report of ``period`` (a month): outcomes decided and rungs reached in it, and the stack rank
-    over the 30 days up to its end."""
-    outs = [o for o in {o.outcome_id: o for o in outcomes}.values() if period.contains(ms(o.decided_at))]
+    over the 30 days up to its end; a month that is not over only to the judging clock, day by day."""
+    outs = [o for o in {o.outcome_id: o for o in outcomes}.values() if period.counts(ms(o.decided_at))]
     irt = [o for o in outs if o.metric == "irt"]
     goal = policy.irt_goal
 
@@ -132,8 +136,8 @@ def monthly(period: Period, outcomes: Iterable[Outcome], escalations: Iterable[E
     calendars = sorted({o.calendar for o in irt if o.calendar is not None})
     by_calendar = {c: compliance([o for o in irt if o.calendar == c]) for c in calendars}
     per_day = []
-    for d in period.each_day():
-        inside = [o for o in irt if d.contains(ms(o.decided_at))]
+    for d in period.elapsed_days():
+        inside = [o for o in irt if d.counts(ms(o.decided_at))]
         per_day.append({"day": d.label, **compliance(inside)})
 
     def spread(metric: str, key: str = "value_seconds") -> dict[str, Any]:
@@ -144,7 +148,7 @@ def monthly(period: Period, outcomes: Iterable[Outcome], escalations: Iterable[E
             out[str(s)] = {"count": len(values), **{f"p{p}": percentile(values, p) for p in PERCENTILES}}
         return out
 
-    escs = [e for e in {e.escalation_id: e for e in escalations}.values() if period.contains(ms(e.emitted_at))]
+    escs = [e for e in {e.escalation_id: e for e in escalations}.values() if period.counts(ms(e.emitted_at))]
     return {
         "report": "monthly",
         "period": period_doc(period),
@@ -161,10 +165,10 @@ def monthly(period: Period, outcomes: Iterable[Outcome], escalations: Iterable[E
 
 def _rung_times(in_period: list[Escalation], every: Iterable[Escalation], period: Period) -> dict[str, Any]:
     """Tickets reaching each rung in the period, and how long they stayed in it: until the next rung, the exit
-    from BizCrit, or the end of the period."""
+    from BizCrit, or the end of the period (the judging clock if it is not over)."""
     stints: dict[tuple[str, int], list[tuple[int, str]]] = defaultdict(list)
     for e in {e.escalation_id: e for e in every}.values():
-        if e.kind in RUNG_NAMES or e.kind == bizcrit.EXITED:
+        if (e.kind in RUNG_NAMES or e.kind == bizcrit.EXITED) and period.happened(ms(e.emitted_at)):
             stints[(e.ticket_id, e.cycle)].append((ms(e.emitted_at), e.kind))
     entered = {(e.ticket_id, e.cycle, e.kind) for e in in_period if e.kind in RUNG_NAMES}
     seconds: dict[str, list[float]] = {RUNG_NAMES[k]: [] for k in LADDER}
@@ -173,8 +177,8 @@ def _rung_times(in_period: list[Escalation], every: Iterable[Escalation], period
         for i, (at, kind) in enumerate(rows):
             if kind not in RUNG_NAMES or (tid, cycle, kind) not in entered:
                 continue
-            until = rows[i + 1][0] if i + 1 < len(rows) else period.end_ms
-            seconds[RUNG_NAMES[kind]].append(max(0, min(until, period.end_ms) - at) / 1000)
+            until = rows[i + 1][0] if i + 1 < len(rows) else period.cut_ms
+            seconds[RUNG_NAMES[kind]].append(max(0, min(until, period.cut_ms) - at) / 1000)
     return {
         "tickets_bizcrit": len({(e.ticket_id, e.cycle) for e in in_period if e.kind in RUNG_NAMES}),
         "rungs": {name: {"tickets": len(v), "total_seconds": round(math.fsum(v), 3),  # exact whatever the order
@@ -185,7 +189,7 @@ def _rung_times(in_period: list[Escalation], every: Iterable[Escalation], period
 
 
 def _stack_rank(facts: Iterable[Fact], period: Period, policy: Policy) -> dict[str, Any]:
-    as_of = period.end_ms - 1
+    as_of = period.last_ms
     states: dict[str, EngineerState] = {}
     unique = {f.fact_id: f for f in facts}.values()  # a fact published again (after a crash) counts once
     for fact in sorted(unique, key=lambda f: (f.at, f.fact_id)):

@@ -3,7 +3,8 @@ its SLA outcomes and every BizCrit rung with whom it reached, with what went wro
 
 A ticket's history (its severity over time, its BizCrit stints) is its events folded through the domain
 engine; its outcomes and rungs are the records the pipeline published. See :mod:`.build` for the inputs
-and the shape of the output.
+and the shape of the output. Nothing after the judging clock (``Period.now_ms``) is shown or counted: a day
+that is not over is counted to that clock, and a stint still open is counted to it ("still BizCrit at 13:19").
 """
 
 from __future__ import annotations
@@ -74,26 +75,34 @@ class _History:
     def severity_in(self, period: Period, sev: int) -> bool:
         for i, (start, severity) in enumerate(self.severities):
             end = self.severities[i + 1][0] if i + 1 < len(self.severities) else self.state.closed_at
-            if severity == sev and start < period.end_ms and (end is None or end > period.start_ms):
+            if severity == sev and start < period.cut_ms and (end is None or end > period.start_ms):
                 return True
         return False
 
     def bizcrit_ms_in(self, period: Period) -> int:
+        """Time BizCrit in the period, to its end or to the judging clock: a stint still open counts to it."""
         total = 0
         for start, end in self.stints:
             assert start is not None
-            lo, hi = max(start, period.start_ms), min(end if end is not None else period.end_ms, period.end_ms)
+            lo, hi = max(start, period.start_ms), min(end if end is not None else period.cut_ms, period.cut_ms)
             total += max(0, hi - lo)
         return total
+
+    def bizcrit_at(self, at_ms: int) -> bool:
+        return any(s <= at_ms and (e is None or e > at_ms) for s, e in self.stints)  # type: ignore[operator]
 
 
 def debrief(period: Period, events: Iterable[Event], outcomes: Iterable[Outcome], escalations: Iterable[Escalation],
             policy: Policy) -> dict[str, Any]:
     """The debrief of ``period`` (a day). ``events`` should reach back to the creation of its tickets
-    (the reader reads a lookback before the day) and may run past its end: later events are shown."""
+    (the reader reads a lookback before the day) and may run past its end: later events are shown, up to
+    the judging clock (``period.now_ms``); nothing after it is."""
     histories: dict[str, _History] = {}
     seen: set[tuple[str, str]] = set()
-    for event in sorted((e for e in events if e.ticket_id is not None), key=lambda e: e.occurred_at):
+    happened = [e for e in events if e.ticket_id is not None and period.happened(e.occurred_at)]
+    escalations = [e for e in escalations if period.happened(ms(e.emitted_at))]
+    outcomes = [o for o in outcomes if period.happened(ms(o.decided_at))]
+    for event in sorted(happened, key=lambda e: e.occurred_at):
         if (event.ticket_id, event.event_id) in seen:
             continue  # a repeat of an event id is applied once
         seen.add((event.ticket_id, event.event_id))  # type: ignore[arg-type]
@@ -107,9 +116,9 @@ def debrief(period: Period, events: Iterable[Event], outcomes: Iterable[Outcome]
 
     in_scope = sorted(
         tid for tid, h in histories.items()
-        if h.state.created_at is not None and h.state.created_at < period.end_ms
+        if h.state.created_at is not None and h.state.created_at < period.cut_ms
         and (h.severity_in(period, 1) or h.bizcrit_ms_in(period) > 0
-             or any(period.contains(ms(e.emitted_at)) for e in by_ticket_esc.get(tid, ())))
+             or any(period.counts(ms(e.emitted_at)) for e in by_ticket_esc.get(tid, ())))
     )
     tickets = [_debrief_ticket(histories[tid], by_ticket_out.get(tid, []), by_ticket_esc.get(tid, []), period)
                for tid in in_scope]
@@ -198,8 +207,7 @@ def _debrief_ticket(h: _History, outcomes: list[Outcome], escalations: list[Esca
         "pages": pages,
         "bizcrit_stints": stints,
         "bizcrit_seconds": h.bizcrit_ms_in(period) / 1000,
-        "bizcrit_at_end": any(s <= period.end_ms and (e is None or e > period.end_ms)  # type: ignore[operator]
-                              for s, e in h.stints),
+        "bizcrit_at_end": h.bizcrit_at(period.cut_ms),  # at midnight, or at the judging clock if the day is not over
         "timeline": timeline,
         "rank": (2 if breached else 0) + highest + 1,  # what went worst comes first
     }

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 
+from pipeline.domain.timefmt import parse_rfc3339_ms
 from pipeline.reports.build import short_duration as _dur
 
 FORMATS = ("html", "json", "csv")
@@ -135,9 +138,27 @@ def _page(title: str, sub: str, body: list[str]) -> str:
             + "".join(body) + "</body></html>\n")
 
 
+def _local(at: str, zone: str) -> datetime:
+    return datetime.fromtimestamp(parse_rfc3339_ms(at) / 1000, tz=ZoneInfo(zone))
+
+
+def counted_to(period: dict[str, Any]) -> str | None:
+    """Where a period that is not over was cut, in its own local time (``13:19`` within a day, else
+    ``2026-11-03 13:19``); None for a complete period."""
+    if period["complete"]:
+        return None
+    at = _local(period["counted_to"], period["timezone"])
+    return at.strftime("%H:%M" if period["kind"] == "day" else "%Y-%m-%d %H:%M")
+
+
 def _sub(report: dict[str, Any]) -> str:
     p = report["period"]
-    return f"{p['label']} ({p['timezone']}): {p['start']} to {p['end']}"
+    span = f"{p['label']} ({p['timezone']}): {p['start']} to {p['end']}"
+    if p["complete"]:
+        return span
+    if p["counted_to"] == p["start"]:
+        return f"{span}; the {p['kind']} has not begun"
+    return f"{span}; to {counted_to(p)}, the {p['kind']} is not over"
 
 
 def html(report: dict[str, Any]) -> str:
@@ -161,7 +182,8 @@ def _debrief_html(r: dict[str, Any]) -> str:
                       for key, name in (("tier3", "tier 3"), ("management", "management"), ("executive", "executive"))),
                     ("pages", str(s["pages"]), None),
                     ("time BizCrit", _dur(s["bizcrit_seconds"]), None),
-                    ("still BizCrit at midnight", str(s["bizcrit_at_end"]), s["bizcrit_at_end"] == 0)])]
+                    (f"still BizCrit at {counted_to(r['period']) or 'midnight'}", str(s["bizcrit_at_end"]),
+                     s["bizcrit_at_end"] == 0)])]
     if not r["tickets"]:
         body.append('<p class="empty">No ticket was Sev1 or BizCrit on this day.</p>')
         return _page(f"Sev1 debrief {r['period']['label']}", _sub(r), body)
@@ -174,7 +196,7 @@ def _debrief_html(r: dict[str, Any]) -> str:
           t["highest_rung"], t["pages"], _dur(t["bizcrit_seconds"]), ", ".join(t["engineers"])]
          for t in r["tickets"]], ""))
     body.append("<h2>Timelines</h2>")
-    body.append(_chart(charts.sev1_timelines(r["tickets"], r["period"]["start"], r["period"]["end"],
+    body.append(_chart(charts.sev1_timelines(r["tickets"], r["period"]["start"], r["period"]["counted_to"],
                                              r["period"]["timezone"], "debrief-timelines")))
     for t in r["tickets"]:
         ttr = "; ".join(f"cycle {x['cycle']}: {_dur(x['value_seconds'])} (agent {_dur(x['agent_value_seconds'])})"

@@ -6,6 +6,10 @@ the record timestamps) up to the end it had when the read began, or, with ``unti
 record after that. Events carry ``occurred_at`` as their timestamp (the contract), so both bounds hold for
 them. The pipeline's own records are stamped when they were published, never before the instant they
 report, so ``since_ms`` is a safe lower bound for them too; their reader filters by the instant inside.
+
+:func:`judged_until` is the event-time "now" of a report: the latest instant the pipeline published a
+judgement for, read from the tails of its own output topics, so ``sla-pipeline report`` (no worker) learns
+it as a worker's page does.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from pipeline.domain.engineers import Fact
 from pipeline.domain.events import Event, decode
 from pipeline.domain.records import DsatReview, Escalation, MalformedRecord, Outcome
+from pipeline.domain.timefmt import TimestampError, parse_rfc3339_ms
 from pipeline.errors import PipelineError
 from pipeline.kafka import client
 from pipeline.kafka.admin import topic_partitions
@@ -29,6 +35,7 @@ from pipeline.kafka.client import KafkaClient
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_FETCH = 16 * 1024 * 1024
+TAIL = 200  # records read from the end of each partition of an output topic for the judged instant
 
 
 async def read_between(kafka: KafkaClient | str, topic: str, since_ms: int, until_ms: int | None,
@@ -39,9 +46,7 @@ async def read_between(kafka: KafkaClient | str, topic: str, since_ms: int, unti
     ids = await topic_partitions(kafka, topic)
     if not ids:
         return []
-    consumer = AIOKafkaConsumer(**client.options(kafka), group_id=None, enable_auto_commit=False,
-                                fetch_max_bytes=MAX_FETCH, max_partition_fetch_bytes=MAX_FETCH)
-    await client.connect(consumer, kafka)
+    consumer = await _consumer(kafka)
     try:
         tps = [TopicPartition(topic, p) for p in ids]
         consumer.assign(tps)
@@ -53,25 +58,61 @@ async def read_between(kafka: KafkaClient | str, topic: str, since_ms: int, unti
             if found is not None and found.offset < ends[tp]:
                 consumer.seek(tp, found.offset)
                 todo[tp] = ends[tp]
-        out: list[T] = []
-        deadline = time.monotonic() + timeout_s
-        while todo:
-            if time.monotonic() > deadline:
-                raise PipelineError(f"{topic}: not read within {timeout_s:g} s (is the broker reachable?)")
-            batch = await consumer.getmany(*todo, timeout_ms=500, max_records=10_000)
-            for tp, records in batch.items():
-                for r in records:
-                    if r.offset >= todo.get(tp, -1) or (until_ms is not None and r.timestamp > until_ms):
-                        todo.pop(tp, None)
-                        break
-                    item = parse(r.key, r.value)
-                    if item is not None:
-                        out.append(item)
-            for tp in [tp for tp in todo if await consumer.position(tp) >= todo[tp]]:
-                todo.pop(tp)
-        return out
+        return await _drain(consumer, todo, until_ms, parse, topic, timeout_s)
     finally:
         await consumer.stop()
+
+
+async def read_tail(kafka: KafkaClient | str, topic: str, last: int,
+                    parse: Callable[[bytes | None, bytes | None], T | None], *, timeout_s: float = 60.0) -> list[T]:
+    """The parsed records among the ``last`` of each partition of ``topic`` ([] if it does not exist)."""
+    ids = await topic_partitions(kafka, topic)
+    if not ids:
+        return []
+    consumer = await _consumer(kafka)
+    try:
+        tps = [TopicPartition(topic, p) for p in ids]
+        consumer.assign(tps)
+        firsts = await consumer.beginning_offsets(tps)
+        ends = await consumer.end_offsets(tps)
+        todo: dict[TopicPartition, int] = {}
+        for tp in tps:
+            if ends[tp] > firsts[tp]:
+                consumer.seek(tp, max(firsts[tp], ends[tp] - last))
+                todo[tp] = ends[tp]
+        return await _drain(consumer, todo, None, parse, topic, timeout_s)
+    finally:
+        await consumer.stop()
+
+
+async def _consumer(kafka: KafkaClient | str) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(**client.options(kafka), group_id=None, enable_auto_commit=False,
+                                fetch_max_bytes=MAX_FETCH, max_partition_fetch_bytes=MAX_FETCH)
+    await client.connect(consumer, kafka)
+    return consumer
+
+
+async def _drain(consumer: AIOKafkaConsumer, todo: dict[TopicPartition, int], until_ms: int | None,
+                 parse: Callable[[bytes | None, bytes | None], T | None], topic: str, timeout_s: float) -> list[T]:
+    """Read each assigned partition from its position to its end offset in ``todo`` (or its first record
+    stamped after ``until_ms``)."""
+    out: list[T] = []
+    deadline = time.monotonic() + timeout_s
+    while todo:
+        if time.monotonic() > deadline:
+            raise PipelineError(f"{topic}: not read within {timeout_s:g} s (is the broker reachable?)")
+        batch = await consumer.getmany(*todo, timeout_ms=500, max_records=10_000)
+        for tp, records in batch.items():
+            for r in records:
+                if r.offset >= todo.get(tp, -1) or (until_ms is not None and r.timestamp > until_ms):
+                    todo.pop(tp, None)
+                    break
+                item = parse(r.key, r.value)
+                if item is not None:
+                    out.append(item)
+        for tp in [tp for tp in todo if await consumer.position(tp) >= todo[tp]]:
+            todo.pop(tp)
+    return out
 
 
 def events(key: bytes | None, value: bytes | None) -> Event | None:
@@ -109,3 +150,25 @@ async def gather(kafka: KafkaClient | str, reads: dict[str, tuple[str, int, int 
 outcomes = _record(Outcome, "sla.outcomes")
 escalations = _record(Escalation, "sla.escalations")
 dsat_reviews = _record(DsatReview, "sla.dsat_reviews")
+
+
+def _instant(field: str) -> Callable[[bytes | None, bytes | None], int | None]:
+    """A parser of the instant a published record reports (its ``field``: RFC 3339 text or epoch ms)."""
+    def parse(key: bytes | None, value: bytes | None) -> int | None:
+        try:
+            at = orjson.loads(value or b"")[field]
+            return at if isinstance(at, int) else parse_rfc3339_ms(at)
+        except (orjson.JSONDecodeError, KeyError, TypeError, TimestampError):
+            return None
+
+    return parse
+
+
+async def judged_until(kafka: KafkaClient | str, topics: dict[str, str], last: int = TAIL) -> int | None:
+    """The latest instant the pipeline has judged, as its published records show: the highest
+    ``decided_at`` / ``emitted_at`` / fact ``at`` among the last records of each partition of ``topics``
+    (topic -> field). Every such instant is one a partition's clock had reached, and a record the pipeline
+    rejected (a far-future timestamp) publishes none, so a report counted to it never describes time the
+    pipeline has not reached. None when nothing was published yet."""
+    found = await asyncio.gather(*(read_tail(kafka, topic, last, _instant(field)) for topic, field in topics.items()))
+    return max((at for ats in found for at in ats), default=None)

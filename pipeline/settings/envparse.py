@@ -145,15 +145,18 @@ class FromEnv:
     _ENV: ClassVar[dict[str, tuple[str, Parser]]] = {}
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Any:
+    def from_env(cls, environ: Mapping[str, str], flag_names: Mapping[str, str] | None = None,
+                 **overrides: Any) -> Any:
         """Read settings from ``environ``; ``overrides`` (CLI flags, already typed) win over it.
 
-        An empty variable counts as unset. Raises :class:`ConfigError` naming the first bad key.
+        An empty variable counts as unset, and so does one a flag overrides. Raises :class:`ConfigError`
+        naming the first bad key: the flag as the user wrote it (``flag_names``: field -> ``--flag``) when the
+        value came from the command line, else the variable.
         """
         values: dict[str, Any] = {}
         for env_key, (field, parse) in cls._ENV.items():
             raw = environ.get(env_key, "")
-            if raw.strip() == "":
+            if raw.strip() == "" or overrides.get(field) is not None:
                 continue
             values[field] = parse(env_key, raw.strip())
         by_field = {field: (env, parse) for env, (field, parse) in cls._ENV.items()}
@@ -161,7 +164,7 @@ class FromEnv:
             if value is None:
                 continue
             env_key, parse = by_field[field]
-            values[field] = parse(env_key, str(value))
+            values[field] = parse((flag_names or {}).get(field, env_key), str(value))
         return cls(**values)
 
     @classmethod

@@ -9,31 +9,18 @@ from pipeline.domain.clock import ManualClock
 from pipeline.domain.engineers import EngineerState
 from pipeline.domain.records import Escalation, Outcome
 from pipeline.domain.ticket import TicketState
-from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 from tests.agents.harness import Worker
+from tests.builders import T0, EventFactory
 
-T0 = parse_rfc3339_ms("2026-03-02T09:00:00Z")
 MIN = 60_000
 
 
-def created(tid: str = "T1", at: int = T0, severity: int = 1) -> dict:
-    return {"event_id": f"{tid}-c", "type": "ticket.created", "ticket_id": tid, "occurred_at": format_rfc3339_ms(at),
-            "severity": severity, "product": "automation", "customer_id": "C1"}
-
-
-def event(etype: str, at: int, tid: str | None = "T1", **fields: object) -> dict:
-    doc = {"event_id": f"{tid}-{etype}-{at}", "type": etype, "occurred_at": format_rfc3339_ms(at), **fields}
-    if tid is not None:
-        doc["ticket_id"] = tid
-    return doc
-
-
 async def test_the_ticket_agent_publishes_outcomes_escalations_and_dead_letters_through_the_publisher(
-        tmp_path: Path) -> None:
+        tmp_path: Path, events: EventFactory) -> None:
     async with Worker(tmp_path) as w:
-        await w.event(created())
+        await w.event(events.created())
         await w.event(b"{not json", key=b"T9")
-        await w.event(event("heartbeat", T0 + 16 * MIN, tid=None))
+        await w.event(events.heartbeat(T0 + 16 * MIN))
         escalations = [Escalation.decode(s.value) for s in w.sent_to("sla.escalations")]
         assert [(e.kind, e.level) for e in escalations] == [("irt_at_risk", 1), ("irt_at_risk", 2),
                                                             ("irt_breached", 3)]
@@ -48,11 +35,11 @@ async def test_the_ticket_agent_publishes_outcomes_escalations_and_dead_letters_
         assert states and TicketState.from_bytes("T1", states[-1].value).irt_outcome == "breached"
 
 
-async def test_the_tick_timer_decides_a_live_breach_with_no_further_event(tmp_path: Path) -> None:
+async def test_the_tick_timer_decides_a_live_breach_with_no_further_event(tmp_path: Path, events: EventFactory) -> None:
     wall = ManualClock(T0)
     async with Worker(tmp_path, clock="wall", wall=wall) as w:
         await w.timer_turn([0])  # the first tick after an assignment rebuilds the index
-        await w.event(created(at=T0))
+        await w.event(events.created(at=T0))
         wall.set(T0 + 10 * MIN)
         assert await w.timer_turn([0]) == [0]  # the first rung (7.5 min) is due: one tick
         assert [Escalation.decode(s.value).kind for s in w.sent_to("sla.escalations")] == ["irt_at_risk"]
@@ -65,14 +52,15 @@ async def test_the_tick_timer_decides_a_live_breach_with_no_further_event(tmp_pa
             "sla_irt_outcomes_total", {"severity": "1", "outcome": "breached"}) == 1
 
 
-async def test_a_business_hours_deadline_after_a_weekend_fires_on_monday_at_the_right_instant(tmp_path: Path) -> None:
+async def test_a_business_hours_deadline_after_a_weekend_fires_on_monday_at_the_right_instant(
+        tmp_path: Path, events: EventFactory) -> None:
     from tests.business_hours import berlin, business_hours_policy
 
     friday = berlin("2026-03-06T16:30")  # the contract's example: Sev3, 4 h, Monday to Friday in Berlin
     wall = ManualClock(friday)
     async with Worker(tmp_path, clock="wall", wall=wall, policy=business_hours_policy(tmp_path)) as w:
         await w.timer_turn([0])  # the first tick after an assignment rebuilds the index
-        await w.event(created(at=friday, severity=3))
+        await w.event(events.created(at=friday, severity=3))
         for local in ("2026-03-06T17:00", "2026-03-07T09:00", "2026-03-08T18:00", "2026-03-09T08:00",
                       "2026-03-09T11:30"):
             wall.set(berlin(local))
@@ -94,11 +82,11 @@ async def test_the_tick_timer_keeps_one_tick_in_flight_per_partition(tmp_path: P
         assert timer.due([0], now=112.0) == [0]
 
 
-async def test_engineer_facts_reach_the_engineer_agent_and_its_table(tmp_path: Path) -> None:
+async def test_engineer_facts_reach_the_engineer_agent_and_its_table(tmp_path: Path, events: EventFactory) -> None:
     async with Worker(tmp_path) as w:
-        await w.event(created(severity=2))
-        await w.event(event("ticket.assigned", T0 + 1 * MIN, engineer_id="E1"))
-        await w.event(event("ticket.responded", T0 + 5 * MIN, engineer_id="E1"))
+        await w.event(events.created(severity=2))
+        await w.event(events.assigned(at=T0 + 1 * MIN, engineer_id="E1"))
+        await w.event(events.event("ticket.responded", T0 + 5 * MIN, engineer_id="E1"))
         assert await w.deliver_facts() == 1  # one response sample, keyed by engineer
         raw = w.pipeline.engineer_table[b"E1"]
         summary = EngineerState.from_bytes("E1", raw).summary(T0 + 6 * MIN, "7d")

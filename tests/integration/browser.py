@@ -1,6 +1,6 @@
 """Open a page in Debian's headless Chromium and report what a person would see: console errors, the
 charts' drawn sizes, and a screenshot. Driven over the Chrome DevTools Protocol with aiohttp's websocket
-client (no browser-driver dependency). scripts/bootstrap.sh installs chromium.
+client (no browser-driver dependency). scripts/bootstrap.sh test installs chromium.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ async def view(url: str, *, width: int = 1200, max_height: int = 2400, timeout_s
     JSON-able value, is evaluated once the page has loaded (before the screenshot resizes the viewport)."""
     exe = chromium()
     if exe is None:
-        raise RuntimeError("chromium is not installed (scripts/bootstrap.sh installs it)")
+        raise RuntimeError("chromium is not installed (scripts/bootstrap.sh test installs it)")
     profile = Path(tempfile.mkdtemp(prefix="chromium-"))
     proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},900",
                              "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

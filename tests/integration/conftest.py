@@ -38,14 +38,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+# free_port() picks below the kernel's ephemeral range: a port in it can be taken by any outgoing connection
+# (a client's, to some other server) the moment a test's broker stops, and the broker's restart then fails
+# with "Address already in use". HEADROOM keeps a broker's controller (port+100 ..) below the range too.
+FLOOR, HEADROOM = 20000, 300
+
+
+def port_range(source: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> tuple[int, int]:
+    """Where free_port() picks: [low, high), below the ephemeral range ``source`` gives (or above it, where it
+    starts too low); 20000-32000 where the range cannot be read (below Linux's default 32768-60999)."""
+    try:
+        first, last = (int(n) for n in source.read_text().split())
+    except (OSError, ValueError):
+        return FLOOR, 32000
+    if first - HEADROOM >= FLOOR + 1000:
+        return FLOOR, first - HEADROOM
+    if last + 1 + 1000 <= 65536 - HEADROOM:
+        return last + 1, 65536 - HEADROOM
+    return FLOOR, 32000
+
+
 def free_port(pairs: int = 1) -> int:
-    """A port p with p .. p+pairs-1 all free on 127.0.0.1."""
+    """A port p with p .. p+pairs-1 all free on 127.0.0.1, outside the ephemeral range (see port_range)."""
+    low, high = port_range()
     for _ in range(200):
-        port = random.randint(20000, 45000)
+        port = random.randrange(low, high - pairs)
         if all(port_free(port + i) for i in range(pairs)):
             return port
     raise RuntimeError("no free port found")
-
 
 
 def wait_ready(url: str, timeout: float = 30) -> None:
@@ -87,15 +107,24 @@ class Broker:
         )
 
 
+@contextlib.contextmanager
+def running_broker(version: str, kafka_dir: Path) -> Iterator[Broker]:
+    """A broker started with ``sla-pipeline kafka start`` and stopped with ``kafka stop``, even on failure."""
+    port = free_port()
+    b = Broker(version, f"127.0.0.1:{port}", port, kafka_dir)
+    started = b.cli("start")
+    try:
+        assert started.returncode == 0, f"kafka start failed:\n{started.stdout}\n{started.stderr}"
+        yield b
+    finally:
+        stopped = b.cli("stop", timeout=60)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stdout + stopped.stderr
+
+
 @pytest.fixture(scope="session", params=VERSIONS, ids=[f"kafka-{v}" for v in VERSIONS])
 def broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    port = free_port(2)
-    b = Broker(request.param, f"127.0.0.1:{port}", port, tmp_path_factory.mktemp(f"kafka-{request.param}"))
-    started = b.cli("start")
-    assert started.returncode == 0, f"kafka start failed:\n{started.stdout}\n{started.stderr}"
-    yield b
-    stopped = b.cli("stop", timeout=60)
-    assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stdout + stopped.stderr
+    with running_broker(request.param, tmp_path_factory.mktemp(f"kafka-{request.param}")) as b:
+        yield b
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,11 +142,16 @@ class Topics:
                 "SLA_TOPIC_DSAT": self.dsat}
 
 
-@pytest.fixture
-def topics() -> Topics:
+def new_topics() -> Topics:
+    """Topic names and an app id no other test uses."""
     tag = uuid.uuid4().hex[:10]
     return Topics(f"sla-test-{tag}", f"t-{tag}.events", f"t-{tag}.events.dlq", f"t-{tag}.outcomes",
                   f"t-{tag}.escalations", f"t-{tag}.dsat_reviews")
+
+
+@pytest.fixture
+def topics() -> Topics:
+    return new_topics()
 
 
 class Worker:

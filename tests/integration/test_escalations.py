@@ -13,10 +13,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import pytest
 
 from pipeline.domain.timefmt import format_rfc3339_ms
+from tests.builders import EventFactory, keyed
 from tests.integration.alerting import SHIPPED, Alertmanager, Webhook
 from tests.integration.conftest import CLI, ROOT, Broker, Topics, collect_unique, free_port, produce
 
@@ -58,28 +58,18 @@ def notifier_factory(broker: Broker, topics: Topics, tmp_path: Path):
             proc.wait(15)
 
 
-def sev1(tid: str, created_ms: int, eid: str = "c") -> tuple[bytes, bytes]:
-    doc = {"event_id": f"{tid}-{eid}", "type": "ticket.created", "ticket_id": tid, "severity": 1,
-           "occurred_at": format_rfc3339_ms(created_ms), "product": "automation", "customer_id": "C-17"}
-    return tid.encode(), orjson.dumps(doc)
-
-
-def event(tid: str, etype: str, at_ms: int, **fields: object) -> tuple[bytes, bytes]:
-    doc = {"event_id": f"{tid}-{etype}", "type": etype, "ticket_id": tid, "occurred_at": format_rfc3339_ms(at_ms),
-           **fields}
-    return tid.encode(), orjson.dumps(doc)
-
-
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
 async def test_an_unanswered_sev1_pages_on_call_and_resolves_after_the_workaround(
     broker: Broker, topics: Topics, worker_factory, alertmanager: Alertmanager, webhook: Webhook, notifier_factory,
+    events: EventFactory,
 ) -> None:
     worker_factory().start()
     notifier_factory(alertmanager)
-    await produce(broker.bootstrap, topics.events, [sev1("BC-1", now_ms() - 13 * MIN)])  # 80 % already used
+    created = events.created("BC-1", now_ms() - 13 * MIN, customer_id="C-17")  # 80 % of its 15 min already used
+    await produce(broker.bootstrap, topics.events, [keyed(created)])
 
     page = webhook.wait_for("/oncall", ticket_id="BC-1", kind="irt_at_risk", level="2")[0]
     assert page["labels"]["severity"] == "page" and page["labels"]["alertname"] == "BizCritIrtAtRisk"
@@ -89,8 +79,8 @@ async def test_an_unanswered_sev1_pages_on_call_and_resolves_after_the_workaroun
     assert warning["labels"]["severity"] == "warning"
     assert webhook.alerts("/noc", kind="irt_at_risk", level="2") == []  # pages go to on-call only
 
-    await produce(broker.bootstrap, topics.events, [event("BC-1", "ticket.workaround_provided", now_ms(),
-                                                          engineer_id="E-4")])
+    await produce(broker.bootstrap, topics.events, [keyed(events.event("ticket.workaround_provided", now_ms(),
+                                                                       "BC-1", engineer_id="E-4"))])
     webhook.wait_for("/oncall", status="resolved", ticket_id="BC-1", kind="irt_at_risk", level="2")
 
     shown = subprocess.run([*CLI, "escalations"], env={**os.environ, **topics.env(),
@@ -102,11 +92,12 @@ async def test_an_unanswered_sev1_pages_on_call_and_resolves_after_the_workaroun
 
 async def test_alertmanager_down_for_30_s_the_escalation_still_arrives_once(
     broker: Broker, topics: Topics, worker_factory, alertmanager: Alertmanager, webhook: Webhook, notifier_factory,
+    events: EventFactory,
 ) -> None:
     worker_factory().start()
     notifier_factory(alertmanager)
     alertmanager.stop()
-    await produce(broker.bootstrap, topics.events, [sev1("BC-2", now_ms() - 13 * MIN)])
+    await produce(broker.bootstrap, topics.events, [keyed(events.created("BC-2", now_ms() - 13 * MIN))])
     await collect_unique(broker.bootstrap, topics.escalations, "escalation_id", want=2, timeout=60)
     time.sleep(30)  # Alertmanager is down while the page is due
     alertmanager.start()
@@ -116,13 +107,13 @@ async def test_alertmanager_down_for_30_s_the_escalation_still_arrives_once(
 
 
 async def test_kill_9_between_two_rungs_each_escalation_appears_once(
-    broker: Broker, topics: Topics, worker_factory, tmp_path: Path,
+    broker: Broker, topics: Topics, worker_factory, tmp_path: Path, events: EventFactory,
 ) -> None:
     policy = tmp_path / "policy.toml"
     policy.write_text("[irt]\ntargets_minutes = { 1 = 1 }\n")  # rungs at 30 s, 48 s and 60 s
     worker = worker_factory(SLA_POLICY_FILE=str(policy)).start()
     created = now_ms() - 25_000
-    await produce(broker.bootstrap, topics.events, [sev1("BC-3", created)])
+    await produce(broker.bootstrap, topics.events, [keyed(events.created("BC-3", created))])
     await collect_unique(broker.bootstrap, topics.escalations, "escalation_id", want=1, timeout=60)
     time.sleep(4)  # past Faust's commit interval: the first rung's source record is committed
     worker.kill()

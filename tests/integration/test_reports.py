@@ -1,8 +1,9 @@
 """The support manager's reviews, read from the topics after a worker processed three simulated days: each
-report's numbers equal those the pure core computes for the same period, from the command line and from
-the worker's /reports pages, and each HTML report renders in a real browser (headless Chromium) with no
-console error and every chart drawn. Screenshots go to test-artifacts/reports/ (and, with
-SLA_UPDATE_SCREENSHOTS=1, to docs/reports/ for the README)."""
+report's numbers equal those the pure core computes for the same period, counted to the same event-time
+clock (the latest instant the pipeline judged, which the command line and the worker both read from the
+topics), from the command line and from the worker's /reports pages, and each HTML report renders in a
+real browser (headless Chromium) with no console error and every chart drawn. Screenshots go to
+test-artifacts/reports/ (and, with SLA_UPDATE_SCREENSHOTS=1, to docs/reports/ for the README)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 
 from pipeline.domain.policy import Policy
 from pipeline.domain.timefmt import parse_rfc3339_ms
-from pipeline.reports import build, debrief, period
+from pipeline.reports import build, debrief, period, source
 from pipeline.simulate.generator import events
 from pipeline.simulate.profile import load_profile
 from tests.integration import browser
@@ -53,8 +54,8 @@ async def publish(bootstrap: str, topic: str, docs: list[dict], partitions: int 
         await producer.stop()
 
 
-def expected(kind: str, core) -> dict:  # noqa: ANN001
-    span = period.parse({"debrief": "day", "dsat": "week", "monthly": "month"}[kind], PERIODS[kind][1], ZONE, 0)
+def expected(kind: str, core, now: int) -> dict:  # noqa: ANN001
+    span = period.parse({"debrief": "day", "dsat": "week", "monthly": "month"}[kind], PERIODS[kind][1], ZONE, now)
     if kind == "debrief":
         return debrief.debrief(span, core.events, core.outcomes, core.escalations, Policy())
     if kind == "dsat":
@@ -84,10 +85,17 @@ async def test_reports_from_the_topics_equal_the_pure_core_and_render_in_a_brows
         got = await read_unique(broker.bootstrap, topic, field, want=want, timeout=240)
         assert len(got) == want, f"{topic}: {len(got)} of {want}"
 
-    env = {**os.environ, **topics.env(), "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "SLA_REPORT_TIMEZONE": ZONE}
+    # the clock that judges: the latest instant the core decided, which the reports find on the topics
+    judged = max([parse_rfc3339_ms(o.decided_at) for o in core.outcomes] + [f.at for f in core.facts]
+                 + [parse_rfc3339_ms(e.emitted_at) for e in core.escalations])
+    facts = f"{topics.app_id}-engineer-facts"
+    assert await source.judged_until(broker.bootstrap, {topics.outcomes: "decided_at", facts: "at",
+                                                        topics.escalations: "emitted_at"}) == judged
+    env = {**os.environ, **topics.env(), "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "SLA_REPORT_TIMEZONE": ZONE,
+           "SLA_CLOCK": "event"}
     out = tmp_path / "reports"
     for kind, (flag, value) in PERIODS.items():
-        want = expected(kind, core)
+        want = expected(kind, core, judged)
         assert want["report"] == kind
         for fmt in ("json", "html", "csv"):
             done = subprocess.run([*CLI, "report", kind, flag, value, "--format", fmt, "--out", str(out)], env=env,
@@ -105,12 +113,13 @@ async def test_reports_from_the_topics_equal_the_pure_core_and_render_in_a_brows
         with urllib.request.urlopen(request, timeout=120) as resp:
             assert orjson.loads(resp.read()) == want
     day_report = orjson.loads((out / "debrief-2026-03-03.json").read_bytes())
+    assert day_report["period"]["complete"] and not want["period"]["complete"]  # the month is not over
     assert day_report["summary"]["tickets"] > 0 and day_report["summary"]["irt_breaches"] > 0  # a day worth debriefing
     assert any(r["comment"] for r in orjson.loads((out / "dsat-2026-W10.json").read_bytes())["reviews"])
     assert (out / "monthly-2026-03.irt_compliance.csv").read_text().startswith("scope,key,tickets,met,breached")
 
     if browser.chromium() is None:
-        pytest.fail("chromium is missing: scripts/bootstrap.sh installs it")
+        pytest.fail("chromium is missing: scripts/bootstrap.sh test installs it")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for kind, (_, value) in PERIODS.items():
         page = out / f"{kind}-{value}.html"

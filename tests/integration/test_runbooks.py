@@ -52,7 +52,7 @@ def runbook_url(alertname: str) -> str:
 
 async def test_an_alerts_runbook_link_opens_its_section_in_a_browser(server: TestServer, tmp_path) -> None:
     if browser.chromium() is None:
-        pytest.fail("chromium is missing: scripts/bootstrap.sh installs it")
+        pytest.fail("chromium is missing: scripts/bootstrap.sh test installs it")
     link = urlsplit(runbook_url("SLAWorkerDown"))  # http://127.0.0.1:6066/runbooks#worker-down
     url = f"http://127.0.0.1:{server.port}{link.path}#{link.fragment}"
     seen = await browser.view(url, probe=WHERE)

@@ -138,3 +138,18 @@ def test_no_help_text_shows_a_secret_from_the_environment(
     assert "--alertmanager-url" in text and "--runbook-base-url" in text  # every page was read
     for secret in [*SECRET_FILES.values(), SECRETS["KAFKA_SASL_PASSWORD"], "url-pw-9d2e"]:
         assert secret not in text
+
+
+def test_a_bad_flag_value_is_named_by_its_flag_and_a_bad_variable_by_its_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("SLA_REPORT_TIMEZONE", raising=False)
+    assert main(["report", "debrief", "--timezone", "Mars/Base"]) == 2
+    err = capsys.readouterr().err
+    assert "--timezone: must be an IANA time zone" in err and "SLA_REPORT_TIMEZONE" not in err
+    monkeypatch.setenv("SLA_REPORT_TIMEZONE", "Mars/Base")
+    assert main(["report", "debrief"]) == 2
+    assert "SLA_REPORT_TIMEZONE: must be an IANA time zone" in capsys.readouterr().err
+    # a flag wins over the variable it overrides, even a bad one: no error about the variable
+    assert main(["report", "debrief", "--timezone", "Mars/Base"]) == 2
+    assert "--timezone:" in capsys.readouterr().err

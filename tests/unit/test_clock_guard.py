@@ -12,6 +12,7 @@ from pipeline.domain.policy import load_policy
 from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 from pipeline.errors import ConfigError
 from pipeline.processing.io import DeadLetter
+from tests.builders import EventFactory
 from tests.desk import HOUR, MIN, T0, Desk
 
 Y2099 = parse_rfc3339_ms("2099-01-01T00:00:00Z")
@@ -23,27 +24,24 @@ def send(desk: Desk, doc: dict) -> list:
     return [o for o in outputs if isinstance(o, DeadLetter)]
 
 
-def event(etype: str, at: int, tid: str | None = "T1", **fields: object) -> dict:
-    doc = {"event_id": f"{etype}-{at}", "type": etype, "occurred_at": format_rfc3339_ms(at), **fields}
-    return doc if tid is None else {**doc, "ticket_id": tid}
-
-
-def test_live_an_event_dated_2099_goes_to_the_dlq_and_one_within_the_allowance_is_applied() -> None:
+def test_live_an_event_dated_2099_goes_to_the_dlq_and_one_within_the_allowance_is_applied(
+    events: EventFactory,
+) -> None:
     desk = Desk(clock_guard=True)
     desk.create(severity=1)
-    [letter] = send(desk, event("ticket.assigned", Y2099, engineer_id="E1"))
+    [letter] = send(desk, events.assigned(at=Y2099, engineer_id="E1"))
     assert letter.reason == "future_timestamp" and letter.source_offset == 1
     assert "ahead of the worker's clock (2026-03-02T09:00:00.000Z); at most 5 min is accepted" in letter.detail
     assert desk.metric("sla_events_rejected_total", reason="future_timestamp") == 1
     assert desk.store.get("T1").engineer_id is None
-    assert send(desk, event("ticket.assigned", T0 + 4 * MIN, engineer_id="E2")) == []  # a little drift is fine
+    assert send(desk, events.assigned(at=T0 + 4 * MIN, engineer_id="E2")) == []  # a little drift is fine
     assert desk.store.get("T1").engineer_id == "E2"
 
 
-def test_event_time_a_2099_heartbeat_does_not_move_the_partition_clock() -> None:
+def test_event_time_a_2099_heartbeat_does_not_move_the_partition_clock(events: EventFactory) -> None:
     desk = Desk(event_time=True)
     desk.create(severity=1)
-    [letter] = send(desk, event("heartbeat", Y2099, tid=None))
+    [letter] = send(desk, events.heartbeat(Y2099))
     assert letter.reason == "future_timestamp" and "ahead of its partition's event-time clock" in letter.detail
     assert desk.irt() == [] and desk.escalations == []  # nothing breached: the clock stayed at 09:00
     assert desk.proc.clock.now(0) == T0
@@ -51,10 +49,10 @@ def test_event_time_a_2099_heartbeat_does_not_move_the_partition_clock() -> None
     assert [o.outcome for o in desk.irt()] == ["met"]
 
 
-def test_event_time_a_replays_three_quiet_days_are_not_rejected() -> None:
+def test_event_time_a_replays_three_quiet_days_are_not_rejected(events: EventFactory) -> None:
     desk = Desk(event_time=True)
     desk.create(severity=3)
-    assert send(desk, event("heartbeat", T0 + 72 * HOUR, tid=None)) == []
+    assert send(desk, events.heartbeat(T0 + 72 * HOUR)) == []
     assert [(o.outcome, o.decided_at) for o in desk.irt()] == [("breached", format_rfc3339_ms(T0 + 4 * HOUR))]
 
 

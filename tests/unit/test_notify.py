@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import pytest
 
 from pipeline.cli.escalations import line
 from pipeline.domain import bizcrit
-from pipeline.domain.policy import MINUTE_MS, Policy
+from pipeline.domain.policy import Policy
 from pipeline.domain.records import Escalation
-from pipeline.domain.timefmt import format_rfc3339_ms
-from pipeline.notify import Notifier, NotifyConfig, Rejected, Result, Target, to_alert
+from pipeline.domain.timefmt import MINUTE_MS, format_rfc3339_ms
+from pipeline.notify import ManualTimer, Notifier, NotifyConfig, Rejected, Result, Target, to_alert
 
 CONFIG = NotifyConfig(runbook_base_url="http://noc.example/runbooks", reassert_s=60)
 NOW = 1_772_442_600_000  # 09:10:00
@@ -90,10 +92,12 @@ class Recorder:
                        "resolved" if a["endsAt"] <= format_rfc3339_ms(NOW) else "firing") for a in self.posts[post])
 
 
-def notifier(*recorders: Recorder, **config: object) -> tuple[Notifier, list[Target]]:
+def notifier(*recorders: Recorder, timer: ManualTimer | None = None,
+             **config: object) -> tuple[Notifier, list[Target]]:
+    """A notifier on a timer that moves only when a test moves it."""
     targets = [Target(r.name, r) for r in recorders]
     return Notifier(NotifyConfig(**{"runbook_base_url": "http://noc.example/runbooks", **config}), targets,
-                    clock=lambda: NOW), targets
+                    clock=lambda: NOW, timer=timer or ManualTimer()), targets
 
 
 async def test_exit_resolves_exactly_the_tickets_open_alerts() -> None:
@@ -161,42 +165,81 @@ async def test_an_alertmanager_that_was_down_is_told_everything_firing_and_every
     assert posts.labels("down", "failed")._value.get() == 2 and posts.labels("down", "accepted")._value.get() == 2
 
 
+@contextlib.asynccontextmanager
+async def serving(n: Notifier, timer: ManualTimer) -> AsyncIterator[None]:
+    """The targets' tasks running; stopped even when the test fails (time moves so a hung post gives up)."""
+    tasks = n.start()
+    try:
+        yield
+    finally:
+        stopping = asyncio.ensure_future(n.stop(tasks))
+        await timer.advance(3600)
+        await stopping
+
+
 async def test_a_refusal_is_counted_and_not_retried() -> None:
     am = Recorder()
     am.refuse = True
-    n, [t] = notifier(am, min_backoff_s=0.01, max_backoff_s=0.01)
-    tasks = n.start()
-    n.take(esc("irt_at_risk", 2))
-    await asyncio.sleep(0.3)  # a retried post would have come 30 times by now
-    await n.stop(tasks)
-    assert len(am.posts) == 1 and not t.behind
+    timer = ManualTimer()
+    n, [t] = notifier(am, min_backoff_s=0.01, max_backoff_s=0.01, timer=timer)
+    async with serving(n, timer):
+        n.take(esc("irt_at_risk", 2))
+        await timer.advance(1.0)  # a retried post would have come 100 times by now
+        assert len(am.posts) == 1 and not t.behind
     assert n.metrics.posts.labels("am", "rejected")._value.get() == 1
     am.refuse = False
     n.reassert()  # the next re-assertion reaches it again: fixed credentials heal without a restart
     assert await n.attempt(t) is Result.ACCEPTED and am.told() == [("T-1", "2", "firing")]
 
 
+async def test_an_unreachable_alertmanager_is_retried_at_doubling_intervals_up_to_the_maximum() -> None:
+    am = Recorder()
+    am.fail = True
+    timer = ManualTimer()
+    n, [t] = notifier(am, min_backoff_s=1, max_backoff_s=8, timer=timer)
+    tried: list[float] = []
+    post = t.post
+
+    async def timed(alerts: list[dict]) -> None:
+        tried.append(timer.now)
+        await post(alerts)
+
+    t.post = timed
+    async with serving(n, timer):
+        n.take(esc("irt_at_risk", 2))
+        await timer.advance(40)
+        assert tried == [0, 1, 3, 7, 15, 23, 31, 39]  # 1, 2, 4, 8, then 8 s apart
+        assert t.behind and n.metrics.posts.labels("am", "failed")._value.get() == 8
+        am.fail = False
+        await timer.advance(8)
+        assert tried[-1] == 47 and not t.behind and am.told() == [("T-1", "2", "firing")]
+        am.fail = True  # down again: the back-off starts over from the minimum
+        n.take(esc("irt_at_risk", 2, ticket="T-2"))  # at 48 s
+        await timer.advance(4)
+        assert tried[-3:] == [48, 49, 51]  # at once, then 1 and 2 s later
+
+
 async def test_a_hanging_alertmanager_holds_up_neither_the_others_nor_the_consumer() -> None:
     fine = Recorder("fine")
+    tried: list[float] = []
+    timer = ManualTimer()
 
     async def hangs(alerts: list[dict]) -> None:
-        await asyncio.sleep(3600)
+        tried.append(timer.now)
+        await asyncio.Event().wait()  # never answers
 
     targets = [Target("hangs", hangs), Target("fine", fine)]
     n = Notifier(NotifyConfig(post_timeout_s=0.05, min_backoff_s=0.05, max_backoff_s=0.2), targets,
-                 clock=lambda: NOW)
-    tasks = n.start()
-    n.take(esc("irt_at_risk", 2))  # returns at once: posting is the targets' own business
-    for _ in range(100):
-        if fine.posts:
-            break
-        await asyncio.sleep(0.01)
-    assert fine.told() == [("T-1", "2", "firing")]
-    await asyncio.sleep(0.6)
-    await n.stop(tasks)
-    failed = n.metrics.posts.labels("hangs", "failed")._value.get()
-    assert 2 <= failed <= 6  # timed out and retried with backoff (0.05, 0.1, 0.2, 0.2 s), not in a tight loop
-    assert targets[0].behind and len(fine.posts) == 1
+                 clock=lambda: NOW, timer=timer)
+    async with serving(n, timer):
+        n.take(esc("irt_at_risk", 2))  # returns at once: posting is the targets' own business
+        await timer.advance(0)
+        assert fine.told() == [("T-1", "2", "firing")]
+        await timer.advance(0.65)
+        # each post given up after 0.05 s and retried after 0.05, 0.1, 0.2 s: not in a tight loop
+        assert tried == pytest.approx([0, 0.1, 0.25, 0.5])
+        assert n.metrics.posts.labels("hangs", "failed")._value.get() == 4
+        assert targets[0].behind and len(fine.posts) == 1
 
 
 def test_a_malformed_record_is_counted_and_skipped(caplog: pytest.LogCaptureFixture) -> None:

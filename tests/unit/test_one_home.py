@@ -2,23 +2,27 @@
 
 Each test here would have caught a copy that drifted: the dashboard's page count, the notifier's "30 min",
 the rung names listed twice, the simulator's own targets, the default runbook URL written twice, and
-"half the budget" said whatever ``at_risk_fraction`` is.
+"half the budget" said whatever ``at_risk_fraction`` is; the time units defined in five modules, the IRT
+outcome names spelled again by the windows and the metrics, and the outbox's topics listed again by the metrics.
 """
 
 from __future__ import annotations
 
+import ast
 import statistics
+from pathlib import Path
 
 import orjson
 import pytest
 import yaml
 
-from pipeline.domain import bizcrit
-from pipeline.domain.policy import MINUTE_MS, Policy
+from pipeline.domain import bizcrit, sla, timefmt, windows, words
+from pipeline.domain.policy import Policy
 from pipeline.domain.records import DsatReview, Escalation, MalformedRecord, Outcome
-from pipeline.domain.timefmt import parse_rfc3339_ms
+from pipeline.domain.timefmt import MINUTE_MS, parse_rfc3339_ms
 from pipeline.notify import NotifyConfig
 from pipeline.observability import dashboards, generate, rules
+from pipeline.processing.outbox import OUTPUT_TOPICS
 from pipeline.settings import DEFAULT_RUNBOOK_BASE_URL, GenerateSettings, NotifySettings
 from pipeline.simulate.generator import events
 from pipeline.simulate.profile import load_profile
@@ -117,7 +121,7 @@ def test_a_malformed_escalation_record_says_what_is_wrong(raw: bytes, why: str) 
 
 def test_bizcrit_rung_titles_take_their_times_from_the_policy() -> None:
     policy = Policy(bizcrit_rungs_ms=(20 * MINUTE_MS, 60 * MINUTE_MS, 180 * MINUTE_MS))
-    titles = [bizcrit.bizcrit_rung_title(kind, policy) for kind, _ in bizcrit.BIZCRIT_RUNGS]
+    titles = [words.bizcrit_rung_title(kind, policy) for kind, _ in bizcrit.BIZCRIT_RUNGS]
     assert titles == ["BizCrit 20 min without workaround, engage tier 3",
                       "BizCrit 1 h without workaround, engage senior management",
                       "BizCrit 3 h without workaround, engage an executive"]
@@ -131,3 +135,38 @@ def test_the_input_silence_alert_follows_the_policy_and_the_watchdog_always_fire
     assert alerts["SLAWatchdog"]["expr"] == "vector(1)"
     default = {a["alert"]: a for a in rules.alert_rules(Policy(), "x")}
     assert '[60m])) == 0' in default["SLAInputSilent"]["expr"]
+
+
+def test_the_time_units_are_defined_in_timefmt_alone() -> None:
+    units = {"SECOND_MS", "MINUTE_MS", "HOUR_MS", "DAY_MS"}
+    package = Path(timefmt.__file__).parents[1]
+    homes = sorted(
+        f"{path.relative_to(package.parent)}: {target.id}"
+        for path in package.rglob("*.py")
+        for node in ast.parse(path.read_text()).body if isinstance(node, ast.Assign | ast.AnnAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name) and target.id in units)
+    assert homes == sorted(f"pipeline/domain/timefmt.py: {unit}" for unit in units)
+    assert (timefmt.MINUTE_MS, timefmt.HOUR_MS, timefmt.DAY_MS) == (60_000, 3_600_000, 86_400_000)
+
+
+def test_the_irt_outcomes_on_the_board_are_the_ones_the_records_carry() -> None:
+    desk = Desk()
+    desk.create(tid="T1", severity=1)
+    desk.create(tid="T2", severity=1)
+    desk.send("ticket.responded", tid="T2", at=T0 + 5 * MIN, engineer_id="E1")
+    desk.clock_to(T0 + 16 * MIN)
+    outcomes = {o.ticket_id: o.outcome for o in desk.outcomes if o.metric == "irt"}
+    assert outcomes == {"T1": sla.BREACHED, "T2": sla.MET} and windows.OUTCOMES == (sla.MET, sla.BREACHED)
+    for outcome in outcomes.values():  # each record's own spelling finds its count on the board
+        assert desk.metric("sla_irt_window_tickets", severity="1", window="1h", outcome=outcome) == 1
+        assert desk.metric("sla_irt_outcomes_total", severity="1", outcome=outcome) == 1
+    labelled = {s.labels["outcome"] for f in desk.metrics.registry.collect() for s in f.samples
+                if f.name in ("sla_irt_window_tickets", "sla_irt_outcomes")}
+    assert labelled == set(windows.OUTCOMES)
+
+
+def test_the_republished_outputs_are_counted_per_outbox_topic() -> None:
+    desk = Desk()
+    family = next(f for f in desk.metrics.registry.collect() if f.name == "sla_outputs_republished")
+    assert [s.labels["topic"] for s in family.samples if s.name.endswith("_total")] == list(OUTPUT_TOPICS)

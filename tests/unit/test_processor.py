@@ -7,34 +7,15 @@ import pytest
 
 from pipeline.domain.clock import EventPartitionClock, ManualClock, WallPartitionClock
 from pipeline.domain.policy import Policy
-from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 from pipeline.errors import StorageError
 from pipeline.metrics import Metrics
 from pipeline.processing.io import DeadLetter
 from pipeline.processing.processor import Processor
 from pipeline.tables.guard import storage
+from tests.builders import T0, EventFactory
 from tests.fakes import TICKS, DictStore, Feed
 
-T0 = parse_rfc3339_ms("2026-03-02T09:00:00Z")
 MIN = 60_000
-
-
-def at(ms: int) -> str:
-    return format_rfc3339_ms(ms)
-
-
-def created(tid: str = "T1", eid: str = "c1", when: int = T0, **extra: object) -> dict:
-    return {"event_id": eid, "type": "ticket.created", "ticket_id": tid, "occurred_at": at(when),
-            "severity": 1, "product": "desktop", "customer_id": "C1", **extra}
-
-
-def assigned(tid: str = "T1", eid: str = "a1", when: int = T0 + MIN, engineer: str = "E7") -> dict:
-    return {"event_id": eid, "type": "ticket.assigned", "ticket_id": tid, "occurred_at": at(when),
-            "engineer_id": engineer}
-
-
-def heartbeat(when: int, eid: str = "hb") -> dict:
-    return {"event_id": f"{eid}-{when}", "type": "heartbeat", "occurred_at": at(when)}
 
 
 def value(metric: Metrics, name: str, **labels: str) -> float:
@@ -48,7 +29,7 @@ def wall() -> ManualClock:
 
 
 def make(wall: ManualClock, *, event_time: bool = False, orphan_ms: int = 10 * MIN) -> Processor:
-    clock = EventPartitionClock(0) if event_time else WallPartitionClock(wall)
+    clock = EventPartitionClock(wall) if event_time else WallPartitionClock(wall)
     return Processor(clock=clock, wall=wall, metrics=Metrics.create(), policy=Policy(), orphan_timeout_ms=orphan_ms,
                      events_topic="tickets.events", ticks_topic=TICKS)
 
@@ -63,43 +44,45 @@ def replay(wall: ManualClock) -> Processor:
     return make(wall, event_time=True)
 
 
-def test_a_duplicate_event_is_applied_once_and_counted(live: Processor) -> None:
+def test_a_duplicate_event_is_applied_once_and_counted(live: Processor, events: EventFactory) -> None:
     store, feed = DictStore(), Feed()
-    assert live.handle(feed.record(created()), store) == []
-    assert live.handle(feed.record(assigned(engineer="E7")), store) == []
+    assert live.handle(feed.record(events.created()), store) == []
+    first = events.assigned(at=T0 + MIN, engineer_id="E7")
+    assert live.handle(feed.record(first), store) == []
     # the same assignment event again, after a different one moved the ticket on
-    live.handle(feed.record(assigned(eid="a2", engineer="E8")), store)
-    assert live.handle(feed.record(assigned(engineer="E7")), store) == []
+    live.handle(feed.record(events.assigned(at=T0 + MIN, engineer_id="E8")), store)
+    assert live.handle(feed.record(first), store) == []
     assert store.get("T1").engineer_id == "E8"
     assert value(live.metrics, "sla_events_duplicate_total") == 1
     assert value(live.metrics, "sla_events_total", type="ticket.assigned") == 3
 
 
-def test_a_second_creation_is_ignored(live: Processor) -> None:
+def test_a_second_creation_is_ignored(live: Processor, events: EventFactory) -> None:
     store, feed = DictStore(), Feed()
-    live.handle(feed.record(created(severity=2)), store)
-    live.handle(feed.record(created(eid="c2", severity=4)), store)
+    live.handle(feed.record(events.created(severity=2)), store)
+    live.handle(feed.record(events.created(severity=4)), store)
     assert store.get("T1").severity == 2
     assert value(live.metrics, "sla_events_ignored_total", reason="already_created") == 1
 
 
-def test_events_after_closed_are_ignored(live: Processor) -> None:
+def test_events_after_closed_are_ignored(live: Processor, events: EventFactory) -> None:
     store, feed = DictStore(), Feed()
-    live.handle(feed.record(created()), store)
-    live.handle(feed.record({"event_id": "x", "type": "ticket.closed", "ticket_id": "T1",
-                              "occurred_at": at(T0 + 2 * MIN)}), store)
-    live.handle(feed.record(assigned(when=T0 + 3 * MIN)), store)
+    live.handle(feed.record(events.created()), store)
+    live.handle(feed.record(events.event("ticket.closed", T0 + 2 * MIN)), store)
+    live.handle(feed.record(events.assigned(at=T0 + 3 * MIN)), store)
     assert store.get("T1").engineer_id is None
     assert value(live.metrics, "sla_events_ignored_total", reason="after_closed") == 1
 
 
-def test_an_early_event_is_held_then_applied_when_the_ticket_arrives(live: Processor, wall: ManualClock) -> None:
+def test_an_early_event_is_held_then_applied_when_the_ticket_arrives(
+    live: Processor, wall: ManualClock, events: EventFactory,
+) -> None:
     store, feed = DictStore(), Feed()
-    assert live.handle(feed.record(assigned()), store) == []
+    assert live.handle(feed.record(events.assigned(at=T0 + MIN, engineer_id="E7")), store) == []
     assert value(live.metrics, "sla_events_held") == 1
     wall.advance(10 * MIN)
     assert live.handle(feed.tick(), store) == []  # still within the orphan timeout
-    live.handle(feed.record(created()), store)
+    live.handle(feed.record(events.created()), store)
     state = store.get("T1")
     assert state.exists and state.engineer_id == "E7" and state.held == []
     assert value(live.metrics, "sla_events_held") == 0
@@ -110,11 +93,11 @@ def test_an_early_event_is_held_then_applied_when_the_ticket_arrives(live: Proce
 
 
 def test_an_orphan_goes_to_the_dlq_at_its_timeout_with_its_original_bytes(
-    live: Processor, wall: ManualClock,
+    live: Processor, wall: ManualClock, events: EventFactory,
 ) -> None:
     store, feed = DictStore(), Feed(partition=3)
     feed.offset = 41
-    record = feed.record(assigned(tid="T404"))
+    record = feed.record(events.assigned(tid="T404", at=T0 + MIN))
     live.handle(record, store)
     wall.advance(10 * MIN)
     assert live.handle(feed.tick(), store) == []  # exactly at the timeout is still within it
@@ -128,41 +111,42 @@ def test_an_orphan_goes_to_the_dlq_at_its_timeout_with_its_original_bytes(
     assert value(live.metrics, "sla_events_held") == 0
 
 
-def test_a_repeated_orphan_is_a_duplicate_not_a_second_hold(live: Processor) -> None:
+def test_a_repeated_orphan_is_a_duplicate_not_a_second_hold(live: Processor, events: EventFactory) -> None:
     store, feed = DictStore(), Feed()
-    live.handle(feed.record(assigned(tid="T5")), store)
-    live.handle(feed.record(assigned(tid="T5")), store)
+    orphan = events.assigned(tid="T5", at=T0 + MIN)
+    live.handle(feed.record(orphan), store)
+    live.handle(feed.record(orphan), store)
     assert len(store.get("T5").held) == 1
     assert value(live.metrics, "sla_events_duplicate_total") == 1
 
 
-def test_orphan_timeout_follows_event_time_in_replays(replay: Processor) -> None:
+def test_orphan_timeout_follows_event_time_in_replays(replay: Processor, events: EventFactory) -> None:
     store, feed = DictStore(), Feed()
-    replay.handle(feed.record(assigned(tid="T9", when=T0)), store)
-    assert replay.handle(feed.record(heartbeat(T0 + 10 * MIN)), store) == []
-    out = replay.handle(feed.record(heartbeat(T0 + 10 * MIN + 1)), store)
+    replay.handle(feed.record(events.assigned(tid="T9", at=T0)), store)
+    assert replay.handle(feed.record(events.heartbeat(T0 + 10 * MIN)), store) == []
+    out = replay.handle(feed.record(events.heartbeat(T0 + 10 * MIN + 1)), store)
     assert [o.reason for o in out] == ["orphan"]
     assert value(replay.metrics, "sla_events_total", type="heartbeat") == 2
 
 
-def test_event_clock_is_per_partition_and_survives_a_restart(wall: ManualClock) -> None:
+def test_event_clock_is_per_partition_and_survives_a_restart(wall: ManualClock, events: EventFactory) -> None:
     store, p0, p1 = DictStore(), Feed(0), Feed(1)
     first = make(wall, event_time=True)
-    first.handle(p0.record(assigned(tid="T1", when=T0)), store)
-    first.handle(p1.record(heartbeat(T0 + 60 * MIN)), store)  # another partition's clock: no effect
+    first.handle(p0.record(events.assigned(tid="T1", at=T0)), store)
+    first.handle(p1.record(events.heartbeat(T0 + 60 * MIN)), store)  # another partition's clock: no effect
     assert store.get("T1").held
-    first.handle(p0.record(heartbeat(T0 + 5 * MIN)), store)
+    first.handle(p0.record(events.heartbeat(T0 + 5 * MIN)), store)
     # a new worker process takes over with the same tables
     second = make(wall, event_time=True)
-    assert second.handle(p0.record(heartbeat(T0 + 2 * MIN)), store) == []  # late beat: clock stays at 5 min
-    out = second.handle(p0.record(heartbeat(T0 + 10 * MIN + 1)), store)
+    assert second.handle(p0.record(events.heartbeat(T0 + 2 * MIN)), store) == []  # late beat: clock stays at 5 min
+    out = second.handle(p0.record(events.heartbeat(T0 + 10 * MIN + 1)), store)
     assert [o.reason for o in out] == ["orphan"]
 
 
-def test_index_is_rebuilt_from_the_table_after_a_rebalance(wall: ManualClock) -> None:
+def test_index_is_rebuilt_from_the_table_after_a_rebalance(wall: ManualClock, events: EventFactory) -> None:
     store, feed = DictStore(), Feed(2)
     before = make(wall, orphan_ms=MIN)
-    before.handle(feed.record(assigned(tid="T2")), store)
+    before.handle(feed.record(events.assigned(tid="T2", at=T0 + MIN)), store)
     after = make(wall, orphan_ms=MIN)
     assert after.needs_tick(2)  # stale index: a tick rebuilds it
     wall.advance(MIN + 1)
@@ -170,18 +154,18 @@ def test_index_is_rebuilt_from_the_table_after_a_rebalance(wall: ManualClock) ->
     assert not after.needs_tick(2)
 
 
-def test_bad_records_are_dead_lettered_with_their_reason(live: Processor) -> None:
+def test_bad_records_are_dead_lettered_with_their_reason(live: Processor, events: EventFactory) -> None:
     store, feed = DictStore(), Feed()
     out = live.handle(feed.record(b"\x00\x01garbage", key=b"T1"), store)
     assert [(o.reason, o.value, o.key) for o in out] == [("malformed_json", b"\x00\x01garbage", b"T1")]
-    out = live.handle(feed.record(created(tid="T1"), key=b"T2"), store)
+    out = live.handle(feed.record(events.created(tid="T1"), key=b"T2"), store)
     assert [o.reason for o in out] == ["key_mismatch"]
     assert store.get("T1") is None and store.get("T2") is None
     assert value(live.metrics, "sla_events_rejected_total", reason="key_mismatch") == 1
 
 
 def test_a_failure_of_ours_dead_letters_the_record_and_the_agent_goes_on(
-    live: Processor, monkeypatch: pytest.MonkeyPatch,
+    live: Processor, monkeypatch: pytest.MonkeyPatch, events: EventFactory,
 ) -> None:
     store, feed = DictStore(), Feed()
 
@@ -189,14 +173,14 @@ def test_a_failure_of_ours_dead_letters_the_record_and_the_agent_goes_on(
         raise RuntimeError("a bug of ours")
 
     monkeypatch.setattr(store, "put", broken)  # (a DictStore raising: a bug, not a StorageError)
-    (letter,) = live.handle(feed.record(created()), store)
+    (letter,) = live.handle(feed.record(events.created()), store)
     assert letter.reason == "internal_error" and "a bug of ours" in letter.detail
     monkeypatch.undo()
-    assert live.handle(feed.record(created(tid="T2", eid="c2")), store) == []
+    assert live.handle(feed.record(events.created(tid="T2")), store) == []
 
 
 def test_a_failing_state_store_is_not_the_records_fault_nothing_is_dead_lettered(
-    live: Processor, monkeypatch: pytest.MonkeyPatch,
+    live: Processor, monkeypatch: pytest.MonkeyPatch, events: EventFactory,
 ) -> None:
     store, feed = DictStore(), Feed()
 
@@ -206,15 +190,16 @@ def test_a_failing_state_store_is_not_the_records_fault_nothing_is_dead_lettered
 
     monkeypatch.setattr(store, "put", full)
     with pytest.raises(StorageError, match="writing table 'tickets' failed: IO error: No space left on device"):
-        live.handle(feed.record(created()), store)
+        live.handle(feed.record(events.created()), store)
     assert value(live.metrics, "sla_events_rejected_total", reason="internal_error") == 0
 
 
-def test_state_of_an_open_ticket_stays_small(live: Processor) -> None:
+def test_state_of_an_open_ticket_stays_small(live: Processor, events: EventFactory) -> None:
     store, feed = DictStore(), Feed()
-    live.handle(feed.record(created(tid="T" * 128, customer_id="C" * 128, product="P" * 128)), store)
+    live.handle(feed.record(events.created(tid="T" * 128, customer_id="C" * 128, product="P" * 128)), store)
     for i in range(100):  # far more events than the dedupe memory keeps
-        live.handle(feed.record(assigned(tid="T" * 128, eid=f"assign-{i:04d}-" + "x" * 100)), store)
+        live.handle(feed.record(events.assigned(tid="T" * 128, at=T0 + MIN,
+                                                event_id=f"assign-{i:04d}-" + "x" * 100)), store)
     assert len(store.tickets["T" * 128]) < 1024
 
 

@@ -17,6 +17,7 @@ from tests.scenario import core_records
 MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
 BERLIN = "Europe/Berlin"
 D0 = parse_rfc3339_ms("2026-03-02T23:00:00Z")  # 2026-03-03 00:00 in Berlin (a Tuesday)
+LATER = parse_rfc3339_ms("2027-01-01T00:00:00Z")  # the judging clock, long after every period below
 
 
 def doc(n: int, etype: str, tid: str, at: int, **fields: object) -> dict:
@@ -26,18 +27,18 @@ def doc(n: int, etype: str, tid: str, at: int, **fields: object) -> dict:
 # --- periods ---------------------------------------------------------------------------------------
 
 def test_periods_run_from_local_midnight_to_local_midnight_across_daylight_saving() -> None:
-    spring = period.parse("day", "2026-03-29", BERLIN, 0)  # clocks go forward: a 23-hour day
+    spring = period.parse("day", "2026-03-29", BERLIN, LATER)  # clocks go forward: a 23-hour day
     assert (spring.end_ms - spring.start_ms) == 23 * HOUR
     assert format_rfc3339_ms(spring.start_ms) == "2026-03-28T23:00:00.000Z"
-    autumn = period.parse("day", "2026-10-25", BERLIN, 0)
+    autumn = period.parse("day", "2026-10-25", BERLIN, LATER)
     assert (autumn.end_ms - autumn.start_ms) == 25 * HOUR
-    week = period.parse("week", "2026-W48", BERLIN, 0)
+    week = period.parse("week", "2026-W48", BERLIN, LATER)
     assert (week.first_day.isoformat(), week.days, week.label) == ("2026-11-23", 7, "2026-W48")
     assert week.previous().label == "2026-W47"
-    feb = period.parse("month", "2028-02", "UTC", 0)
+    feb = period.parse("month", "2028-02", "UTC", LATER)
     assert (feb.days, format_rfc3339_ms(feb.end_ms)) == (29, "2028-03-01T00:00:00.000Z")
     assert [d.label for d in feb.each_day()][-1] == "2028-02-29"
-    assert period.parse("month", "2026-01", "UTC", 0).previous().label == "2025-12"
+    assert period.parse("month", "2026-01", "UTC", LATER).previous().label == "2025-12"
 
 
 def test_default_periods_are_the_last_complete_ones_and_bad_ones_name_their_option() -> None:
@@ -54,7 +55,7 @@ def test_default_periods_are_the_last_complete_ones_and_bad_ones_name_their_opti
 # --- the daily Sev1 debrief ----------------------------------------------------------------------------
 
 def debrief_day() -> tuple[period.Period, list[dict]]:
-    day = period.parse("day", "2026-03-03", BERLIN, 0)
+    day = period.parse("day", "2026-03-03", BERLIN, LATER)
     t = D0 + 9 * HOUR  # 09:00 in Berlin (08:00 UTC)
     docs = [
         # A: Sev1, answered after 20 min (breached), tier 3 at 30 min, management at 2 h, workaround at 2 h 30
@@ -125,7 +126,7 @@ def review(n: int, at: str, rating: str = "dissatisfied", reason: str | None = "
 
 
 def test_the_dsat_review_lists_every_survey_with_its_drivers_per_segment_trend_and_owners() -> None:
-    week = period.parse("week", "2026-W10", "UTC", 0)  # 2026-03-02 to 2026-03-09
+    week = period.parse("week", "2026-W10", "UTC", LATER)  # 2026-03-02 to 2026-03-09
     reviews = [
         review(1, "2026-03-02T10:00:00.000Z", comment="Took <b>days</b>"),
         review(1, "2026-03-02T10:00:00.000Z", comment="Took <b>days</b>"),  # published again: counted once
@@ -163,7 +164,7 @@ def test_percentiles_are_nearest_rank() -> None:
 
 
 def test_the_monthly_report_counts_compliance_percentiles_rungs_and_the_stack_rank_from_the_core() -> None:
-    month = period.parse("month", "2026-03", "UTC", 0)
+    month = period.parse("month", "2026-03", "UTC", LATER)
     day, docs = debrief_day()
     core = core_records(docs)
     report = build.monthly(month, core.outcomes, core.escalations, core.facts, Policy())
@@ -192,7 +193,7 @@ def test_the_monthly_report_counts_compliance_percentiles_rungs_and_the_stack_ra
 def test_with_calendars_the_monthly_report_splits_compliance_by_calendar(tmp_path) -> None:
     from tests.business_hours import business_hours_policy
 
-    month = period.parse("month", "2026-03", "UTC", 0)
+    month = period.parse("month", "2026-03", "UTC", LATER)
     _, docs = debrief_day()
     plain = build.monthly(month, core_records(docs).outcomes, [], [], Policy())
     assert plain["irt"]["by_calendar"] == {} and "IRT compliance per calendar" not in render.html(plain)
@@ -213,13 +214,13 @@ def test_with_calendars_the_monthly_report_splits_compliance_by_calendar(tmp_pat
 def test_an_empty_period_gives_an_honest_empty_report_in_every_format(kind: str) -> None:
     policy = Policy()
     if kind == "debrief":
-        report = debrief.debrief(period.parse("day", "2026-03-03", "UTC", 0), [], [], [], policy)
+        report = debrief.debrief(period.parse("day", "2026-03-03", "UTC", LATER), [], [], [], policy)
         empty = "No ticket was Sev1 or BizCrit on this day."
     elif kind == "dsat":
-        report = build.dsat_review(period.parse("week", "2026-W10", "UTC", 0), [])
+        report = build.dsat_review(period.parse("week", "2026-W10", "UTC", LATER), [])
         empty = "No Neutral or worse survey this week."
     else:
-        report = build.monthly(period.parse("month", "2026-03", "UTC", 0), [], [], [], policy)
+        report = build.monthly(period.parse("month", "2026-03", "UTC", LATER), [], [], [], policy)
         empty = "No IRT decided this month."
     page = render.html(report)
     assert empty in page
@@ -232,9 +233,9 @@ def test_an_html_report_is_one_self_contained_page_with_drawn_charts() -> None:
     core = core_records(docs)
     pages = {
         "debrief": render.html(debrief.debrief(day, core.events, core.outcomes, core.escalations, Policy())),
-        "dsat": render.html(build.dsat_review(period.parse("week", "2026-W10", "UTC", 0),
+        "dsat": render.html(build.dsat_review(period.parse("week", "2026-W10", "UTC", LATER),
                                               [review(1, "2026-03-03T10:00:00.000Z")])),
-        "monthly": render.html(build.monthly(period.parse("month", "2026-03", "UTC", 0), core.outcomes,
+        "monthly": render.html(build.monthly(period.parse("month", "2026-03", "UTC", LATER), core.outcomes,
                                              core.escalations, core.facts, Policy())),
     }
     charts = {"debrief": 1, "dsat": 3, "monthly": 1}
@@ -246,3 +247,130 @@ def test_an_html_report_is_one_self_contained_page_with_drawn_charts() -> None:
         assert all(re.search(r"<path\b", s) for s in svgs)
         ids = re.findall(r'\bid="([^"]+)"', page)
         assert len(ids) == len(set(ids)), f"{name}: element ids repeat across its charts"
+
+
+# --- the judging clock: a report never counts time after it ------------------------------------------
+
+def test_a_debrief_of_today_counts_only_to_the_judging_clock_and_says_the_day_is_not_over() -> None:
+    noon = D0 + 12 * HOUR  # 12:00 in Berlin
+    docs = [
+        doc(1, "ticket.created", "S", noon, severity=1, product="plesk", customer_id="ACME"),
+        doc(2, "ticket.assigned", "S", noon + 2 * MIN, engineer_id="E1"),
+        doc(3, "ticket.responded", "S", noon + 5 * MIN, engineer_id="E1"),
+        # after 13:19: a stream read in event time may already hold these; the clock has not judged them
+        doc(4, "ticket.workaround_provided", "S", noon + 3 * HOUR, engineer_id="E1"),
+        {"event_id": "hb", "type": "heartbeat", "occurred_at": format_rfc3339_ms(noon + 6 * HOUR)},
+    ]
+    core = core_records(docs)
+    now = noon + 79 * MIN  # 13:19 in Berlin
+    report = debrief.debrief(period.parse("day", "2026-03-03", BERLIN, now), core.events, core.outcomes,
+                             core.escalations, Policy())
+    (s,) = report["tickets"]
+    assert s["bizcrit_seconds"] == 79 * 60 and s["bizcrit_at_end"]  # the open stint, counted to 13:19
+    assert s["rungs_reached"] == ["tier3"]  # management comes at 14:00, after the clock
+    assert "workaround" not in [x["what"] for x in s["timeline"]]
+    assert report["period"]["complete"] is False
+    assert report["period"]["counted_to"] == format_rfc3339_ms(now)
+    page = render.html(report)
+    assert "to 13:19, the day is not over" in page
+    assert "still BizCrit at 13:19" in page and "midnight" not in page
+    # the same day once it is over: BizCrit to the workaround at 15:00, nothing open at midnight
+    whole = debrief.debrief(period.parse("day", "2026-03-03", BERLIN, LATER), core.events, core.outcomes,
+                            core.escalations, Policy())
+    assert whole["tickets"][0]["bizcrit_seconds"] == 3 * 3600 and not whole["tickets"][0]["bizcrit_at_end"]
+    assert whole["tickets"][0]["rungs_reached"] == ["tier3", "management"]
+    assert "still BizCrit at midnight" in render.html(whole) and "is not over" not in render.html(whole)
+
+
+def test_a_monthly_report_on_the_first_day_counts_that_day_and_open_rungs_to_the_clock() -> None:
+    first = parse_rfc3339_ms("2026-03-01T00:00:00Z")
+    docs = [
+        # X: Sev1 never answered: IRT breached at 09:15, tier 3 09:30, management 11:00, executive 13:00
+        doc(1, "ticket.created", "X", first + 9 * HOUR, severity=1, product="plesk", customer_id="ACME"),
+        # G: Sev2 answered by E1 8 minutes after the assignment (a response sample)
+        doc(1, "ticket.created", "G", first + 9 * HOUR, severity=2, product="cloud", customer_id="BETA"),
+        doc(2, "ticket.assigned", "G", first + 9 * HOUR + 2 * MIN, engineer_id="E1"),
+        doc(3, "ticket.responded", "G", first + 9 * HOUR + 10 * MIN, engineer_id="E1"),
+        {"event_id": "hb", "type": "heartbeat", "occurred_at": format_rfc3339_ms(first + 2 * DAY)},
+    ]
+    core = core_records(docs)
+    now = first + 13 * HOUR + 19 * MIN
+    month = period.parse("month", "2026-03", "UTC", now)
+    report = build.monthly(month, core.outcomes, core.escalations, core.facts, Policy())
+    assert [d["day"] for d in report["irt"]["per_day"]] == ["2026-03-01"]  # one day has begun, not 31
+    assert report["irt"]["overall"]["tickets"] == 2 and report["irt"]["overall"]["breached"] == 1
+    executive = report["bizcrit"]["rungs"]["executive"]
+    assert executive == {"tickets": 1, "total_seconds": 19 * 60, "mean_seconds": 19 * 60}  # 13:00 to 13:19
+    assert report["bizcrit"]["rungs"]["management"]["total_seconds"] == 2 * 3600  # closed at the next rung
+    rank = report["stack_rank"]
+    assert rank["as_of"] == format_rfc3339_ms(now)
+    (e1,) = rank["unranked"]
+    assert (e1["engineer_id"], e1["samples"]) == ("E1", 1)  # the 30 days to 13:19, not to the 31st
+    page = render.html(report)
+    assert "to 2026-03-01 13:19, the month is not over" in page
+    # the month as the old report counted it, to its end: 31 days and a rung that lasts a month
+    whole = build.monthly(period.parse("month", "2026-03", "UTC", LATER), core.outcomes, core.escalations,
+                          core.facts, Policy())
+    assert len(whole["irt"]["per_day"]) == 31 and whole["bizcrit"]["rungs"]["executive"]["total_seconds"] > 30 * 86400
+
+
+def test_default_periods_follow_the_judging_clock_and_a_period_not_begun_counts_nothing() -> None:
+    now = D0 + 13 * HOUR + 19 * MIN  # 2026-03-03 13:19 in Berlin
+    yesterday = period.parse("day", None, BERLIN, now)
+    assert (yesterday.label, yesterday.complete) == ("2026-03-02", True)  # the last complete day of the clock
+    assert period.parse("month", None, BERLIN, now).label == "2026-02"
+    assert not period.parse("week", "2026-W10", BERLIN, now).complete  # this week is not over
+    _, docs = debrief_day()
+    core = core_records(docs)
+    tomorrow = debrief.debrief(period.parse("day", "2026-03-04", BERLIN, now), core.events, core.outcomes,
+                               core.escalations, Policy())
+    assert tomorrow["tickets"] == [] and tomorrow["summary"]["bizcrit_seconds"] == 0
+    assert "the day has not begun" in render.html(tomorrow)
+    week = build.dsat_review(period.parse("week", "2026-W10", "UTC", parse_rfc3339_ms("2026-03-04T12:00:00Z")),
+                             [review(1, "2026-03-03T10:00:00.000Z"), review(2, "2026-03-05T10:00:00.000Z")])
+    assert [r["ticket_id"] for r in week["reviews"]] == ["T1"]  # the survey of Thursday has not been submitted
+
+
+async def test_a_report_page_refuses_a_bad_query_naming_its_parameter_not_a_flag() -> None:
+    from pipeline import reports
+    from pipeline.settings import Settings
+
+    asked: list[str] = []
+    answer = reports.web_handler(Settings(), Policy(), lambda: asked.append("clock") or LATER)
+    for kind, query, name in (("debrief", {"date": "28.11.2026"}, "date"), ("dsat", {"week": "2026-48"}, "week"),
+                              ("monthly", {"month": "2026-13"}, "month"),
+                              ("monthly", {"month": "2026-03", "format": "pdf"}, "format")):
+        status, content_type, body = await answer(kind, query)
+        error = orjson.loads(body)["error"]
+        assert (status, content_type) == (400, "application/json")
+        assert error.startswith(f"{name}: must be"), error
+        assert "--" not in error
+    assert asked  # wall mode: the default periods follow the injected wall clock
+
+
+async def test_in_event_time_a_report_is_counted_to_the_latest_instant_the_pipeline_judged(monkeypatch) -> None:
+    from pipeline import reports
+    from pipeline.reports import source
+    from pipeline.settings import Settings
+
+    judged: list[int | None] = [parse_rfc3339_ms("2026-03-03T12:19:00Z"), None]
+
+    async def published(kafka: object, topics: dict[str, str]) -> int | None:
+        assert set(topics.values()) == {"decided_at", "emitted_at", "at"}
+        return judged.pop(0)
+
+    monkeypatch.setattr(source, "judged_until", published)
+    event = Settings(clock="event")
+    assert await reports.judging_now(event, LATER) == parse_rfc3339_ms("2026-03-03T12:19:00Z")
+    assert await reports.judging_now(event, LATER) == LATER  # nothing published yet: every report is empty
+    assert await reports.judging_now(Settings(), 42) == 42  # live mode: the wall clock
+
+
+def test_the_judged_instant_of_a_published_record_is_read_from_its_own_field() -> None:
+    from pipeline.reports import source
+
+    assert source._instant("decided_at")(None, b'{"decided_at": "2026-03-03T12:19:00.000Z"}') == \
+        parse_rfc3339_ms("2026-03-03T12:19:00Z")
+    assert source._instant("at")(None, b'{"at": 1772540340000}') == 1772540340000
+    assert source._instant("emitted_at")(None, b"not json") is None
+    assert source._instant("emitted_at")(None, b'{"emitted_at": "yesterday"}') is None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from pathlib import Path
 
 import orjson
 import pytest
+from rich.console import Console
 
 from pipeline.cli.board import Snapshot, render
 from pipeline.domain.events import Event, decode
@@ -75,10 +77,16 @@ def test_a_bad_profile_names_its_key(tmp_path: Path) -> None:
         load_profile(path)
 
 
+def _board(snap: Snapshot) -> str:
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(render(snap))
+    return out.getvalue()
+
+
 def test_the_board_shows_compliance_against_the_goal_and_the_latest_escalations() -> None:
     esc = Escalation("T:irt_at_risk:2:1", 1, "SIM-1", "irt_at_risk", 2, 1, "plesk", "C", False, None, None, 0.8,
                      "Sev1 ticket SIM-1 is unanswered", "2026-03-02T09:12:00.000Z")
-    text = render(Snapshot(sim_now_ms=START, speedup=300, events_total=1234, events_per_s=41,
+    text = _board(Snapshot(sim_now_ms=START, speedup=300, events_total=1234, events_per_s=41,
                            met={1: 97, 2: 50}, breached={1: 3}, at_risk={1: 2},
                            bizcrit_by_rung={"none": 1, "tier3": 2, "management": 0, "executive": 0},
                            escalations=[esc], pages_delivered=4, urls={"metrics": "http://x/metrics"}))
@@ -87,7 +95,7 @@ def test_the_board_shows_compliance_against_the_goal_and_the_latest_escalations(
     assert "Open BizCrit tickets: 3" in text and "tier 3 2" in text
     assert "PAGE  irt_at_risk" in text and "Pages delivered to on-call through Alertmanager: 4" in text
     assert "Waiting for business hours" not in text  # a 24x7 desk never shows the line
-    weekend = render(Snapshot(sim_now_ms=START, paused={3: 12, 4: 30}))
+    weekend = _board(Snapshot(sim_now_ms=START, paused={3: 12, 4: 30}))
     line = "Waiting for business hours (calendar closed, IRT clock paused):  Sev1 0  Sev2 0  Sev3 12  Sev4 30"
     assert line in weekend
 

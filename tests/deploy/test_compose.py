@@ -4,16 +4,14 @@ Prometheus configuration it mounts (by promtool, with the generated rules)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tomllib
-from pathlib import Path
 
-import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE = ROOT / "deploy" / "compose"
+from tests.deploy.conftest import DEPLOY, ROOT, needs
+
+COMPOSE = DEPLOY / "compose"
 
 
 def compose() -> dict:
@@ -45,7 +43,7 @@ def test_every_part_is_there_with_a_health_check_and_its_state_on_a_volume() -> 
                 assert source in named, f"volume {source} is not declared"
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+@needs("promtool")
 def test_its_prometheus_scrapes_what_the_rules_expect_and_loads_the_generated_rules() -> None:
     done = subprocess.run(["promtool", "check", "config", str(COMPOSE / "prometheus.yml")], capture_output=True,
                           text=True, check=False)

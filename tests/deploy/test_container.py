@@ -17,7 +17,8 @@ from pipeline.domain.records import Outcome
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.kafka.tail import Tail
 from tests.business_hours import write_policy
-from tests.integration.conftest import ROOT, Broker, Topics, free_port, produce
+from tests.deploy.conftest import ROOT
+from tests.integration.conftest import Broker, Topics, free_port, produce
 
 PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
 T0 = 1_772_442_000_000
@@ -28,7 +29,7 @@ def podman_usable() -> str | None:
     """None if podman can build and run here; else why not (the test then skips, saying so)."""
     for tool in ("podman", "runc", "mmdebstrap"):
         if shutil.which(tool) is None:
-            return f"{tool} is not installed (scripts/bootstrap.sh installs it as root)"
+            return f"{tool} is not installed (scripts/bootstrap.sh test installs it as root)"
     done = subprocess.run([*PODMAN, "info"], capture_output=True, text=True, check=False, env=_env())
     return None if done.returncode == 0 else f"podman cannot run here: {done.stderr.strip()[:300]}"
 
@@ -45,6 +46,7 @@ def podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
                           env=_env())
 
 
+@pytest.mark.timeout(1200)  # the image build alone may take up to 900 s on a busy 2-core machine
 async def test_a_worker_container_publishes_an_outcome(broker: Broker, topics: Topics, tmp_path: Path) -> None:
     why = podman_usable()
     if why is not None:

@@ -3,8 +3,6 @@ against the Kubernetes schema (kubernetes-validate), and the PrometheusRule exac
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import kubernetes_validate
@@ -12,38 +10,10 @@ import pytest
 import yaml
 
 from pipeline import resources
+from tests.deploy.conftest import CHART, KUBERNETES, helm, needs_helm, render
 
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "deploy" / "helm" / "sla-pipeline"
-KUBERNETES = "1.33"
+pytestmark = needs_helm
 CRDS = {"PodMonitor", "PrometheusRule"}  # the Prometheus operator's kinds: not in Kubernetes' own schema
-def _helm() -> str:
-    """helm on the PATH, or where scripts/bootstrap.sh builds it: $(go env GOPATH)/bin/helm."""
-    found = shutil.which("helm")
-    if found or shutil.which("go") is None:
-        return found or "helm"
-    gopath = subprocess.run(["go", "env", "GOPATH"], capture_output=True, text=True, check=False).stdout.strip()
-    return str(Path(gopath) / "bin" / "helm")
-
-
-HELM = _helm()
-
-pytestmark = pytest.mark.skipif(not Path(HELM).exists(),
-                                reason="helm is not installed (scripts/bootstrap.sh builds it)")
-
-
-def helm(command: str, *args: str) -> subprocess.CompletedProcess:
-    """``helm COMMAND`` for the Kubernetes version the objects are validated against."""
-    return subprocess.run([HELM, command, "--kube-version", f"{KUBERNETES}.0", *args], capture_output=True,
-                          text=True, check=False)
-
-
-def render(*values: str, **sets: str) -> list[dict]:
-    flags = [arg for v in values for arg in ("-f", str(CHART / v))]
-    flags += [arg for key, value in sets.items() for arg in ("--set", f"{key}={value}")]
-    done = helm("template", "sla", str(CHART), "--namespace", "support", *flags)
-    assert done.returncode == 0, done.stderr
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
 
 @pytest.mark.parametrize("values", [[], ["ci/sasl-ssl-values.yaml"]])
@@ -52,8 +22,9 @@ def test_the_chart_lints_and_every_object_is_valid(values: list[str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     docs = render(*values)
     kinds = sorted(doc["kind"] for doc in docs)
+    made_token = not values  # the SASL_SSL values name an existing Secret for the reports' token
     assert kinds == sorted(["Service", "StatefulSet", "PodDisruptionBudget", "Deployment", "PodMonitor",
-                            "PrometheusRule", *(["ConfigMap"] * (4 + bool(values)))])
+                            "PrometheusRule", *(["ConfigMap"] * (4 + bool(values))), *(["Secret"] * made_token)])
     for doc in docs:
         if doc["kind"] not in CRDS:
             kubernetes_validate.validate(doc, KUBERNETES, strict=True)
@@ -73,7 +44,7 @@ def test_a_sasl_ssl_cluster_gets_its_password_and_ca_as_files_from_existing_secr
     assert "KAFKA_SASL_PASSWORD" not in env  # never a value in the pod spec
     secrets = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
     assert secrets == {"kafka-password": "sla-pipeline-kafka", "kafka-ca": "kafka-ca",
-                       "stackrank": "sla-pipeline-stackrank"}
+                       "reports-token": "sla-pipeline-stackrank"}
     assert pod["securityContext"]["runAsNonRoot"] is True
     container = pod["containers"][0]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
