@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.cli.ports import port_free
 from pipeline.errors import BrokerError
 from pipeline.kafka.embedded import CONTROLLER_OFFSET, EmbeddedKafka
 
@@ -86,19 +87,10 @@ def listening(port: int, host: str = "127.0.0.1") -> Iterator[None]:
         yield
 
 
-def bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def base_port(span: int) -> int:
     """A port p with p .. p+span free here (the tests then occupy some of them themselves)."""
     for p in range(21000, 31000, 211):
-        if all(bindable(p + i) for i in (0, 1, *range(CONTROLLER_OFFSET, span + 1))):
+        if all(port_free(p + i) for i in (0, 1, *range(CONTROLLER_OFFSET, span + 1))):
             return p
     raise AssertionError("no free ports for the test")
 
@@ -107,7 +99,7 @@ def test_the_default_broker_leaves_9093_to_a_local_alertmanager(tmp_path: Path) 
     broker = EmbeddedKafka(home=tmp_path, version="3.9.1", cache=tmp_path / "c")
     assert broker.port == 9092
     with contextlib.ExitStack() as stack:
-        if bindable(9093):
+        if port_free(9093):
             stack.enter_context(listening(9093, "0.0.0.0"))  # Alertmanager listens on every address
         chosen = broker.choose_controller_port()
     assert chosen != 9093 and 9192 <= chosen < 9192 + CONTROLLER_OFFSET
