@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,8 +52,14 @@ def ticket(tid: str, severity: int, created_ms: int, *responded_ms: int) -> list
 
 
 def readyz(worker: Worker) -> list[int]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/readyz", timeout=5) as resp:
-        return json.load(resp)["partitions"]
+    """The partitions the worker owns; none while it answers 503 (a rebalance or a recovery under way)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/readyz", timeout=5) as resp:
+            return json.load(resp)["partitions"]
+    except urllib.error.HTTPError as exc:
+        if exc.code == 503:
+            return []
+        raise
 
 
 def record(line: str) -> None:
