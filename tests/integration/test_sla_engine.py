@@ -58,7 +58,8 @@ async def assert_outcomes_match_core(broker: Broker, topics: Topics, placed: dic
     assert not missing, f"{len(missing)} outcomes missing, e.g. {missing[:5]}"
     assert set(actual) == set(expected)
     differing = [k for k, docs in copies.items() if any(d != expected[k] for d in docs)]
-    assert not differing, f"outcomes that differ from the core's answer: {differing[:5]}"
+    assert not differing, "outcomes that differ from the core's answer: " + "; ".join(
+        f"{k}: core {expected[k]}, published {copies[k]}" for k in differing[:3])
     return expected, core_metrics
 
 
