@@ -114,12 +114,14 @@ class EventPartitionClock:
     def __init__(self, wall: Clock, lateness_ms: int = 0) -> None:
         self._lateness = lateness_ms
         self._wall = wall
-        self._high: dict[int, int] = {}
+        self._high: dict[int, int] = {}  # from the events seen since this worker took the partition
+        self._saved: dict[int, int] = {}  # restored from the store: judges the future, fires nothing
 
     def observe(self, partition: int, occurred_at_ms: int) -> int | None:
         if occurred_at_ms > self._high.get(partition, -(2**62)):
             self._high[partition] = occurred_at_ms
-            return occurred_at_ms
+            if occurred_at_ms > self._saved.get(partition, -(2**62)):
+                return occurred_at_ms  # beyond what the store has: worth saving
         return None
 
     def now(self, partition: int) -> int | None:
@@ -130,19 +132,25 @@ class EventPartitionClock:
         return None  # only events move a partition's clock
 
     def reference(self, partition: int, policy: Policy) -> Reference:
-        high = self._high.get(partition)
+        known = [v for v in (self._high.get(partition), self._saved.get(partition)) if v is not None]
+        high = max(known) if known else None
         if high is None:
             return Reference(self._wall.now_ms(), policy.event_future_ms,
                              "the wall clock, as its partition has no event-time clock yet")
         return Reference(high, policy.event_future_ms, "its partition's event-time clock")
 
     def knows(self, partition: int) -> bool:
-        return partition in self._high
+        return partition in self._high or partition in self._saved
 
     def restore(self, partition: int, now_ms: int | None) -> None:
-        """Take back a persisted high-water mark (after a restart or a rebalance)."""
+        """Take back a persisted high-water mark (after a restart or a rebalance). It judges how far ahead the
+        next events may be, but fires no deadline: the store's clock can be ahead of the records re-read from
+        the last committed offset (tables are written before offsets are committed, and a kill -9 can keep
+        one changelog's last writes and lose another's), so deadlines fire as the re-read events move the
+        clock again, after the responses among them are applied."""
         if now_ms is not None:
-            self._high[partition] = max(now_ms, self._high.get(partition, now_ms))
+            self._saved[partition] = max(now_ms, self._saved.get(partition, now_ms))
 
     def forget(self) -> None:
         self._high.clear()
+        self._saved.clear()

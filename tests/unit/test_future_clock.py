@@ -121,7 +121,22 @@ def test_event_time_a_restored_clock_judges_the_partition_not_the_wall_clock() -
     restarted = Rig(event_time=True, store=first.store)
     [letter] = restarted.send("ticket.assigned", old + 8 * DAY, engineer_id="E1")
     assert letter.reason == "future_timestamp" and "ahead of its partition's event-time clock" in letter.detail
-    assert restarted.proc.clock.now(0) == old
+    assert restarted.proc.clock.now(0) is None  # it judges the future; only re-read events move the clock
+
+
+def test_event_time_a_restored_clock_ahead_of_the_re_read_events_fires_no_deadline_before_their_responses() -> None:
+    """kill -9 can keep the clocks changelog's last write and lose the tickets changelog's: after the restart
+    the stored clock is past a deadline whose response is among the records re-read from the committed
+    offset. The response is applied before the deadline fires (seen in a clean-clone CI run, where the
+    restarted worker published 'breached' for a ticket it had already published as 'met')."""
+    first = Rig(event_time=True)
+    first.create(T0)  # Sev1: 15 min
+    first.store.put_clock(0, T0 + 20 * MIN)  # the clock was saved; the response's state write was lost
+    restarted = Rig(event_time=True, store=first.store)
+    restarted.create(T0 + 5 * MIN, tid="T2")  # re-read from the committed offset: another ticket first
+    restarted.send("ticket.responded", T0 + 10 * MIN, engineer_id="E1")
+    restarted.send("heartbeat", T0 + 20 * MIN, tid=None)
+    assert [o for o in restarted.irt() if o[0] == "T1"] == [("T1", "met", format_rfc3339_ms(T0 + 10 * MIN))]
 
 
 def test_live_the_wall_clock_judges_the_first_record_too() -> None:
