@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import orjson
@@ -43,29 +43,31 @@ async def read_between(kafka: KafkaClient | str, topic: str, since_ms: int, unti
                        timeout_s: float = 120.0) -> list[T]:
     """The parsed records of ``topic`` from ``since_ms`` (to ``until_ms`` if given; see the module doc).
     ``parse(key, value)`` returns None for a record to leave out. A topic that does not exist gives []."""
-    ids = await topic_partitions(kafka, topic)
-    if not ids:
-        return []
-    consumer = await _consumer(kafka)
-    try:
-        tps = [TopicPartition(topic, p) for p in ids]
-        consumer.assign(tps)
-        starts = await consumer.offsets_for_times({tp: since_ms for tp in tps})
-        ends = await consumer.end_offsets(tps)
-        todo: dict[TopicPartition, int] = {}
-        for tp in tps:
-            found = starts.get(tp)
-            if found is not None and found.offset < ends[tp]:
-                consumer.seek(tp, found.offset)
-                todo[tp] = ends[tp]
-        return await _drain(consumer, todo, until_ms, parse, topic, timeout_s)
-    finally:
-        await consumer.stop()
+
+    async def starts(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> dict[TopicPartition, int | None]:
+        found = await consumer.offsets_for_times({tp: since_ms for tp in tps})
+        return {tp: None if found.get(tp) is None else found[tp].offset for tp in tps}
+
+    return await _read(kafka, topic, starts, until_ms, parse, timeout_s)
 
 
 async def read_tail(kafka: KafkaClient | str, topic: str, last: int,
                     parse: Callable[[bytes | None, bytes | None], T | None], *, timeout_s: float = 60.0) -> list[T]:
     """The parsed records among the ``last`` of each partition of ``topic`` ([] if it does not exist)."""
+
+    async def starts(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> dict[TopicPartition, int | None]:
+        firsts = await consumer.beginning_offsets(tps)
+        ends = await consumer.end_offsets(tps)
+        return {tp: max(firsts[tp], ends[tp] - last) for tp in tps}
+
+    return await _read(kafka, topic, starts, None, parse, timeout_s)
+
+
+async def _read(kafka: KafkaClient | str, topic: str,
+                starts: Callable[[AIOKafkaConsumer, list[TopicPartition]], Awaitable[dict[TopicPartition, int | None]]],
+                until_ms: int | None, parse: Callable[[bytes | None, bytes | None], T | None],
+                timeout_s: float) -> list[T]:
+    """Each partition of ``topic`` from the offset ``starts`` gives it (None: nothing to read) to its end."""
     ids = await topic_partitions(kafka, topic)
     if not ids:
         return []
@@ -73,14 +75,15 @@ async def read_tail(kafka: KafkaClient | str, topic: str, last: int,
     try:
         tps = [TopicPartition(topic, p) for p in ids]
         consumer.assign(tps)
-        firsts = await consumer.beginning_offsets(tps)
+        first = await starts(consumer, tps)
         ends = await consumer.end_offsets(tps)
         todo: dict[TopicPartition, int] = {}
         for tp in tps:
-            if ends[tp] > firsts[tp]:
-                consumer.seek(tp, max(firsts[tp], ends[tp] - last))
+            offset = first[tp]
+            if offset is not None and offset < ends[tp]:
+                consumer.seek(tp, offset)
                 todo[tp] = ends[tp]
-        return await _drain(consumer, todo, None, parse, topic, timeout_s)
+        return await _drain(consumer, todo, until_ms, parse, topic, timeout_s)
     finally:
         await consumer.stop()
 
