@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 
 from pipeline.domain import calendar, sla
+from pipeline.domain.contracts import NEXT_RESPONSE, RESOLUTION, WORKAROUND
 from pipeline.domain.events import Event
 from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState
@@ -29,7 +30,12 @@ IRT_AT_RISK, IRT_BREACHED = "irt_at_risk", "irt_breached"
 TIER3, MANAGEMENT, EXECUTIVE, EXITED = "bizcrit_tier3", "bizcrit_management", "bizcrit_executive", "bizcrit_exited"
 IRT_RUNGS = ((IRT_AT_RISK, 1), (IRT_AT_RISK, 2), (IRT_BREACHED, 3))
 BIZCRIT_RUNGS = ((TIER3, 1), (MANAGEMENT, 2), (EXECUTIVE, 3))
-KINDS = (IRT_AT_RISK, IRT_BREACHED, TIER3, MANAGEMENT, EXECUTIVE, EXITED)
+LADDER_KINDS = (IRT_AT_RISK, IRT_BREACHED, TIER3, MANAGEMENT, EXECUTIVE, EXITED)
+# Contract v3 section 10: a contract's notices (warnings on sla.escalations, never pages), and the allowance's.
+NOTICE_KINDS = tuple(f"{metric}_{what}" for metric in (NEXT_RESPONSE, WORKAROUND, RESOLUTION)
+                     for what in ("at_risk", "breached"))
+ALLOWANCE_EXCEEDED = "allowance_exceeded"
+KINDS = (*LADDER_KINDS, *NOTICE_KINDS, ALLOWANCE_EXCEEDED)
 # Open BizCrit tickets are counted by the highest BizCrit rung their stint has reached ("none" before tier 3).
 BOARD_RUNGS = ("none", *(rung_name(kind) for kind, _ in BIZCRIT_RUNGS))
 PAGE_LEVEL = 2  # level 2 and up pages on-call; lower levels (and the exit) go to the NOC
@@ -37,8 +43,14 @@ _IRT_KEYS = tuple(f"{kind}:{level}" for kind, level in IRT_RUNGS)  # in ladder o
 
 
 def pages(kind: str, level: int) -> bool:
-    """Does this rung page on-call? The one rule: the notifier, the metrics and the boards all ask it."""
-    return kind != EXITED and level >= PAGE_LEVEL
+    """Does this escalation page on-call? The one rule: the notifier, the metrics and the boards all ask it.
+    Only the ladder's rungs page; a contract's notices and the allowance are warnings."""
+    return kind in LADDER_KINDS and kind != EXITED and level >= PAGE_LEVEL
+
+
+def is_notice(kind: str) -> bool:
+    """A warning of section 10 (a contract's notice, or the allowance), not a rung of the ladder."""
+    return kind in NOTICE_KINDS or kind == ALLOWANCE_EXCEEDED
 
 
 def rungs_that_page() -> list[tuple[str, int]]:
@@ -93,7 +105,7 @@ def _pending(state: TicketState, policy: Policy) -> list[_Rung]:
     done = set(state.escalated)
     rungs: list[_Rung] = []
     if state.first_response_at is None:
-        target = policy.irt_target_ms(state.severity, state.fastlane)  # type: ignore[arg-type]
+        target = sla.irt_target(state, policy)  # under the ticket's contract (section 10, rule 2)
         cal = sla.calendar_of(state, policy)
         highest = max((i for i, key in enumerate(_IRT_KEYS) if key in done), default=-1)
         for order, ((kind, level), share) in enumerate(zip(IRT_RUNGS, policy.irt_rungs, strict=True)):
@@ -181,7 +193,7 @@ def _emit(state: TicketState, kind: str, level: int, at: int, policy: Policy, re
           happened: str | None = None) -> Escalation:
     state.escalated.append(f"{kind}:{level}")
     deadline = budget = None
-    target = policy.irt_target_ms(state.severity, state.fastlane)  # type: ignore[arg-type]
+    target = sla.irt_target(state, policy)
     cal = sla.calendar_of(state, policy)
     if state.first_response_at is None:
         deadline = calendar.reached(cal, state.created_at, target)  # type: ignore[arg-type]

@@ -1,5 +1,6 @@
 """What the NOC board counts over the open tickets a worker owns: unanswered tickets at risk, unanswered
-tickets whose business-hours calendar is closed now, open BizCrit tickets by the highest rung reached.
+tickets whose business-hours calendar is closed now, open BizCrit tickets by the highest rung reached,
+and running judged clocks at risk per contract, metric and severity (section 10).
 Pure: the processor keeps it current as tickets change, and the metrics read it at scrape time with each
 partition's clock.
 """
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipeline.domain import bizcrit, calendar, sla
+from pipeline.domain import bizcrit, calendar, judged
+from pipeline.domain.contracts import IRT
 from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState
 
@@ -20,11 +22,14 @@ class OpenTickets:
         self.policy = policy
         # p -> tid -> (severity, at risk from, deadline, calendar): instants in the ticket's calendar time
         self._unanswered: dict[int, dict[str, tuple[int, int, int, calendar.Calendar]]] = {}
+        # p -> tid -> [(contract, metric, severity, at risk from, deadline)] of its undecided, unpaused clocks
+        self._clocks: dict[int, dict[str, list[tuple[str, str, int, int, int]]]] = {}
         self._bizcrit: dict[int, dict[str, int]] = {}  # p -> tid -> BizCrit since
 
     def clear(self) -> None:
         self._unanswered.clear()
         self._bizcrit.clear()
+        self._clocks.clear()
 
     def index(self, state: TicketState) -> None:
         """Note a ticket as it is now (after every change)."""
@@ -33,17 +38,44 @@ class OpenTickets:
             bizcrit_tickets.pop(state.ticket_id, None)
         else:
             bizcrit_tickets[state.ticket_id] = state.bizcrit_since
-        deadline = sla.irt_deadline(state, self.policy)
         unanswered = self._unanswered.setdefault(state.partition, {})
-        if deadline is None:
-            unanswered.pop(state.ticket_id, None)
+        unanswered.pop(state.ticket_id, None)
+        running = []
+        contract = judged.contract_name(state, self.policy)[0] if state.clocks else ""
+        for clock in state.clocks:
+            deadline = judged.deadline(state, clock, self.policy)
+            if deadline is None:
+                continue
+            at_risk = judged.at_risk_at(state, clock, self.policy)
+            if clock.metric == IRT:
+                unanswered[state.ticket_id] = (state.severity, at_risk, deadline,  # type: ignore[assignment]
+                                               judged.calendar_of(state, self.policy))
+            running.append((contract, clock.metric, state.severity, at_risk, deadline))
+        clocks = self._clocks.setdefault(state.partition, {})
+        if running:
+            clocks[state.ticket_id] = running  # type: ignore[assignment]
         else:
-            unanswered[state.ticket_id] = (state.severity, sla.at_risk_from(state, self.policy), deadline,  # type: ignore[assignment]
-                                           sla.calendar_of(state, self.policy))
+            clocks.pop(state.ticket_id, None)
 
     def forget(self, state: TicketState) -> None:
         self._bizcrit.get(state.partition, {}).pop(state.ticket_id, None)
         self._unanswered.get(state.partition, {}).pop(state.ticket_id, None)
+        self._clocks.get(state.partition, {}).pop(state.ticket_id, None)
+
+    def at_risk_clock_counts(self, now_of: NowOf) -> dict[tuple[str, str, int], int]:
+        """(contract, metric, severity) -> running clocks, not paused nor yet breached, that have counted at
+        least the at-risk share of their target."""
+        counts: dict[tuple[str, str, int], int] = {}
+        for partition, tickets in self._clocks.items():
+            now = now_of(partition)
+            if now is None:
+                continue
+            for entries in tickets.values():
+                for contract, metric, severity, at_risk, deadline in entries:
+                    if at_risk <= now <= deadline:
+                        key = (contract, metric, severity)
+                        counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def unanswered(self) -> int:
         return sum(len(u) for u in self._unanswered.values())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from pipeline.domain import bizcrit, engineers, sla
+from pipeline.domain import bizcrit, engineers, notices, sla
 from pipeline.domain.events import DSAT_RATINGS, Event
 from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState
@@ -24,7 +24,7 @@ class Step:
 
 
 def create(state: TicketState, event: Event, policy: Policy) -> Step:
-    sla.create(state, event)
+    sla.create(state, event, policy)
     return Step([], bizcrit.step(state, event.occurred_at, policy, changed=True, cause=event))
 
 
@@ -32,8 +32,10 @@ def apply(state: TicketState, event: Event, policy: Policy) -> Step:
     assert state.created_at is not None
     at = max(event.occurred_at, state.created_at)
     result = advance(state, at, policy)
-    result.decisions += sla.apply_event(state, event, at, policy)
+    decisions = sla.apply_event(state, event, at, policy)
+    result.decisions += decisions
     result.escalations += bizcrit.step(state, at, policy, changed=True, cause=event)
+    result.escalations += notices.after_change(state, decisions, at, policy)
     result.facts += engineers.facts_for(state, event, at, policy)
     if event.type == "ticket.survey_submitted" and event.rating in DSAT_RATINGS:
         result.dsat.append(event)
@@ -42,10 +44,12 @@ def apply(state: TicketState, event: Event, policy: Policy) -> Step:
 
 def advance(state: TicketState, now: int, policy: Policy) -> Step:
     """What the passing of time decides, strictly before ``now``."""
+    early = notices.at_risk_due(state, now, policy)  # before the breaches: at-risk comes first in time
     decisions = sla.on_clock(state, now, policy)
-    return Step(decisions, bizcrit.step(state, now, policy))
+    return Step(decisions, [*bizcrit.step(state, now, policy), *early, *notices.breaches(state, decisions, policy)])
 
 
 def next_due(state: TicketState, policy: Policy) -> int | None:
-    candidates = [t for t in (sla.next_due(state, policy), bizcrit.next_rung(state, policy)) if t is not None]
+    candidates = [t for t in (sla.next_due(state, policy), bizcrit.next_rung(state, policy),
+                              notices.next_at_risk(state, policy)) if t is not None]
     return min(candidates, default=None)

@@ -61,17 +61,22 @@ def facts_for(state: TicketState, event: Event, at: int, policy: Policy) -> list
     """Facts an event yields, given the ticket's state (after the SLA rules applied it).
 
     A response sample runs from ``ticket.assigned`` (for the assignee) or ``ticket.customer_replied``
-    (for the ticket's engineer) to that engineer's next ``ticket.responded``.
+    (for the ticket's engineer) to that engineer's next ``ticket.responded``. It measures how long the
+    customer waited (contract v3, section 3): a sample already open keeps its first start when the same
+    engineer is assigned again or the customer writes again; a reassignment to another engineer drops the
+    open sample uncounted and starts the new engineer's.
     """
     fact_id = f"{state.ticket_id}:{event.event_id}"
     if event.type == "ticket.assigned":
-        state.sample_start, state.sample_engineer = at, event.engineer_id
+        if state.sample_start is None or state.sample_engineer != event.engineer_id:
+            state.sample_start, state.sample_engineer = at, event.engineer_id
     elif event.type == "ticket.customer_replied" and state.engineer_id:
-        state.sample_start, state.sample_engineer = at, state.engineer_id
+        if state.sample_start is None:
+            state.sample_start, state.sample_engineer = at, state.engineer_id
     elif event.type == "ticket.responded" and state.sample_start is not None:
         if state.sample_engineer == event.engineer_id:
             value = max(0, at - state.sample_start)
-            target = policy.irt_target_ms(state.severity, state.fastlane)  # type: ignore[arg-type]
+            target = sla.irt_target(state, policy)  # the ticket's IRT target under its contract
             # within its target in the ticket's calendar: an answer on Monday morning to a Friday-evening
             # assignment is not late on a business-hours contract
             counted = calendar.elapsed(sla.calendar_of(state, policy), state.sample_start, at)

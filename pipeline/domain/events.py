@@ -19,6 +19,7 @@ MAX_EVENT_BYTES = 64 * 1024
 MAX_ID_CHARS = 128
 MAX_TEXT_CHARS = 1024
 MAX_COMMENT_CHARS = 4000  # a survey's free-text comment (contract v2.1, optional)
+MAX_CONTRACT_CHARS = 64  # ticket.created's contract (v3 section 10): the customer's plan, as the ticket system names it
 
 RATINGS = ("very_satisfied", "satisfied", "neutral", "dissatisfied", "very_dissatisfied")
 DSAT_RATINGS = frozenset({"neutral", "dissatisfied", "very_dissatisfied"})
@@ -68,6 +69,7 @@ class Event:
     dsat_reason: str | None = None
     score: float | None = None
     comment: str | None = None  # a survey's free text
+    contract: str | None = None  # ticket.created: the plan the ticket system names (v3 section 10)
 
 
 class _Invalid(Exception):
@@ -127,6 +129,7 @@ SCHEMAS: dict[str, tuple[_Spec, ...]] = {
         ("customer_id", _ID, True),
         ("fastlane", _boolean, False),
         ("tier", _int_range(1, 3), False),
+        ("contract", _text(MAX_CONTRACT_CHARS), False),
     ),
     "ticket.assigned": (("engineer_id", _ID, True), ("tier", _int_range(1, 3), False)),
     "ticket.responded": (("engineer_id", _ID, True),),

@@ -1,4 +1,5 @@
-"""The SLA policy: targets, FastLane, BizCrit ladder and stack-rank weights (contract sections 3-4).
+"""The SLA policy: targets, FastLane, BizCrit ladder and stack-rank weights (contract sections 3-4),
+business-hours calendars (section 9) and SLA contracts (section 10, read by :mod:`pipeline.domain.contracts`).
 
 Built-in defaults are the contract's; a TOML file (``SLA_POLICY_FILE``) overrides any of them. Unknown
 keys and bad values are refused with an error naming the key, e.g.
@@ -8,13 +9,17 @@ keys and bad values are refused with an error naming the key, e.g.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import math
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.domain import calendar
+from pipeline.domain import calendar, contracts
 from pipeline.domain.calendar import ROUND_THE_CLOCK, Calendar, CalendarError
+from pipeline.domain.contracts import DEFAULT, IRT, Choice, Contract, ContractRule, choose
 from pipeline.domain.timefmt import DAY_MS, HOUR_MS, MINUTE_MS
 from pipeline.errors import ConfigError
 
@@ -61,6 +66,49 @@ class Policy:
     # Business-hours calendars (contract section 9): the first matching rule chooses a ticket's calendar;
     # without rules every ticket is counted round the clock, and outcomes are as in v1.
     calendar_rules: tuple[CalendarRule, ...] = ()
+    # SLA contracts (contract v3 section 10): without them every ticket is judged under the implicit
+    # DEFAULT contract (IRT against irt_targets_ms), and outcomes are byte for byte as in v2.
+    contracts: Mapping[str, Contract] = dataclasses.field(default_factory=dict)
+    contract_rules: tuple[ContractRule, ...] = ()
+    default_contract: str = DEFAULT
+    digest: str = "builtin"  # the first 12 hex digits of the SHA-256 of the policy file's bytes
+
+    @property
+    def uses_contracts(self) -> bool:
+        """Whether outcomes name their contract and policy (only when the policy defines contracts)."""
+        return bool(self.contracts)
+
+    @functools.cached_property
+    def _implicit(self) -> Contract:
+        return Contract(DEFAULT, {IRT: self.irt_targets_ms}, {IRT: self.irt_goal})
+
+    def contract(self, name: str | None) -> Contract:
+        """The contract of that name; the implicit default for None or a name the policy lacks."""
+        found = self.contracts.get(name) if name is not None else None
+        return found if found is not None else self._implicit
+
+    def choose_contract(self, requested: str | None, customer_id: str | None, product: str | None,
+                        fastlane: bool) -> Choice:
+        return choose(self.contracts, self.contract_rules, self.default_contract, requested, customer_id, product,
+                      fastlane)
+
+    def target_ms(self, contract: Contract, metric: str, severity: int, fastlane: bool) -> int | None:
+        """The target of a metric at a severity under a contract (FastLane applied); None: not judged.
+        IRT severities a contract leaves out fall back to [irt] targets_minutes (section 10, rule 2)."""
+        target = contract.targets_ms.get(metric, {}).get(severity)
+        if target is None:
+            if metric != IRT:
+                return None
+            target = self.irt_targets_ms[severity]
+        if not fastlane:
+            return target
+        multiplier = self.fastlane_multiplier if contract.fastlane_multiplier is None else contract.fastlane_multiplier
+        return int(target * multiplier)
+
+    def calendar_under(self, contract: Contract, severity: int, product: str | None, fastlane: bool) -> Calendar:
+        """The contract's calendar for the severity, else its calendar, else [calendar_for]'s rules."""
+        cal = contract.calendar_for_severity.get(severity) or contract.calendar
+        return cal if cal is not None else self.calendar_for(severity, product, fastlane)
 
     def calendar_for(self, severity: int, product: str | None, fastlane: bool) -> Calendar:
         for rule in self.calendar_rules:
@@ -90,19 +138,23 @@ class Policy:
 
 
 def load_policy(path: Path | None) -> Policy:
-    """The built-in policy, overridden by the TOML file at ``path`` if given."""
+    """The built-in policy, overridden by the TOML file at ``path`` if given. Its ``digest`` is the first
+    12 hex digits of the SHA-256 of the file's bytes (outcomes name the policy that judged them)."""
     if path is None:
         return Policy()
     try:
-        doc = tomllib.loads(path.read_text())
+        data = path.read_bytes()
+        doc = tomllib.loads(data.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"is not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "is not valid TOML (not UTF-8 text)") from None
     except OSError as exc:
         raise ConfigError(str(path), f"cannot be read ({exc.strerror})") from None
-    return _from_doc(doc, path.name)
+    return _from_doc(doc, path.name, hashlib.sha256(data).hexdigest()[:12])
 
 
-def _from_doc(doc: dict[str, Any], where: str) -> Policy:
+def _from_doc(doc: dict[str, Any], where: str, digest: str) -> Policy:
     base = Policy()
     reader = _Reader(doc, where)
     targets = dict(base.irt_targets_ms)
@@ -127,11 +179,15 @@ def _from_doc(doc: dict[str, Any], where: str) -> Policy:
         raise ConfigError(f"{where}: stack_rank.weights", "must add up to 1", weights)
     fastlane_sevs = reader.numbers("bizcrit.fastlane_severities", list(base.fastlane_bizcrit_severities),
                                    low=1, high=4, integers=True)
+    irt_goal = reader.number("irt.goal", base.irt_goal, low=0, low_open=True, high=1)
+    calendars = _calendars(reader)
+    contract_tables = contracts.parse_contracts(reader, calendars, irt_goal)
+    contract_rules, default_contract = contracts.parse_contract_for(reader, contract_tables)
     policy = Policy(
         irt_targets_ms=targets,
         fastlane_multiplier=reader.number("irt.fastlane_multiplier", base.fastlane_multiplier, low=0, low_open=True,
                                           high=1),
-        irt_goal=reader.number("irt.goal", base.irt_goal, low=0, low_open=True, high=1),
+        irt_goal=irt_goal,
         at_risk_fraction=reader.number("irt.at_risk_fraction", base.at_risk_fraction, low=0, high=1),
         fastlane_bizcrit_severities=tuple(int(s) for s in fastlane_sevs),
         irt_rungs=tuple(rungs),
@@ -149,65 +205,52 @@ def _from_doc(doc: dict[str, Any], where: str) -> Policy:
                             * HOUR_MS),
         input_silent_ms=int(reader.number("alerts.input_silent_minutes", base.input_silent_ms / MINUTE_MS, low=1,
                                           integer=True) * MINUTE_MS),
-        calendar_rules=_calendar_rules(reader),
+        calendar_rules=_calendar_rules(reader, calendars),
+        contracts=contract_tables,
+        contract_rules=contract_rules,
+        default_contract=default_contract,
+        digest=digest,
     )
     reader.refuse_unknown()
     return policy
 
 
-def _calendar_rules(reader: _Reader) -> tuple[CalendarRule, ...]:
-    """``[calendars.NAME]`` tables and ``[calendar_for] rules`` (contract section 9); errors name the key."""
-    where = reader.where
-    tables = reader.table("calendars")
+def _calendars(reader: _Reader) -> dict[str, Calendar]:
+    """``[calendars.NAME]`` tables (contract section 9) and the built-in 24x7, by name."""
     calendars = {ROUND_THE_CLOCK.name: ROUND_THE_CLOCK}
-    for name, table in tables.items():
+    for name, table in reader.table("calendars").items():
         if name == ROUND_THE_CLOCK.name:
-            raise ConfigError(f"{where}: calendars.{name}", "is the built-in round-the-clock calendar; choose "
-                                                            "another name")
+            raise reader.error(f"calendars.{name}", "is the built-in round-the-clock calendar; choose another name")
         try:
             calendars[name] = calendar.parse(name, table)
         except CalendarError as exc:
-            raise ConfigError(f"{where}: {exc.key}", exc.why) from None
+            raise reader.error(exc.key, exc.why) from None
+    return calendars
+
+
+def _calendar_rules(reader: _Reader, calendars: dict[str, Calendar]) -> tuple[CalendarRule, ...]:
+    """``[calendar_for] rules`` (contract section 9); errors name the key."""
     section = reader.table("calendar_for")
     unknown = sorted(set(section) - {"rules"})
     if unknown:
-        raise ConfigError(f"{where}: calendar_for.{unknown[0]}", "is not a setting; [calendar_for] has rules")
+        raise reader.error(f"calendar_for.{unknown[0]}", "is not a setting; [calendar_for] has rules")
     raw_rules = section.get("rules", [])
     if not isinstance(raw_rules, list):
-        raise ConfigError(f"{where}: calendar_for.rules", "must be a list of rules such as "
-                                                          "{ severity = [3, 4], calendar = \"emea\" }")
-    return tuple(_rule(f"{where}: calendar_for.rules[{i}]", raw, calendars) for i, raw in enumerate(raw_rules))
+        raise reader.error("calendar_for.rules", "must be a list of rules such as "
+                                                 "{ severity = [3, 4], calendar = \"emea\" }")
+    return tuple(_rule(reader, f"calendar_for.rules[{i}]", raw, calendars) for i, raw in enumerate(raw_rules))
 
 
-def _rule(key: str, raw: Any, calendars: dict[str, Calendar]) -> CalendarRule:
+def _rule(reader: _Reader, key: str, raw: Any, calendars: dict[str, Calendar]) -> CalendarRule:
     if not isinstance(raw, dict):
-        raise ConfigError(key, "must be a table such as { severity = [3, 4], calendar = \"emea\" }")
+        raise reader.error(key, "must be a table such as { severity = [3, 4], calendar = \"emea\" }")
     unknown = sorted(set(raw) - {"severity", "product", "fastlane", "calendar"})
     if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", "is not a rule setting (severity, product, fastlane, calendar)")
-    name = raw.get("calendar")
-    if not isinstance(name, str):
-        raise ConfigError(f"{key}.calendar", "must name a calendar defined under [calendars] (or \"24x7\")")
-    if name not in calendars:
-        defined = ", ".join(sorted(calendars))
-        raise ConfigError(f"{key}.calendar", f"names no calendar defined under [calendars] (defined: {defined})",
-                          name)
-    severities = raw.get("severity")
-    if severities is not None:
-        severities = severities if isinstance(severities, list) else [severities]
-        if not severities or any(type(s) is not int or s not in SEVERITIES for s in severities):
-            raise ConfigError(f"{key}.severity", "must be a severity from 1 to 4 or a list of them",
-                              raw["severity"])
-    products = raw.get("product")
-    if products is not None:
-        products = products if isinstance(products, list) else [products]
-        if not products or any(not isinstance(p, str) or not p for p in products):
-            raise ConfigError(f"{key}.product", "must be a product name or a list of them", raw["product"])
-    fastlane = raw.get("fastlane")
-    if fastlane is not None and not isinstance(fastlane, bool):
-        raise ConfigError(f"{key}.fastlane", "must be true or false", fastlane)
-    return CalendarRule(calendars[name], None if severities is None else frozenset(severities),
-                        None if products is None else frozenset(products), fastlane)
+        raise reader.error(f"{key}.{unknown[0]}", "is not a rule setting (severity, product, fastlane, calendar)")
+    return CalendarRule(reader.calendar(f"{key}.calendar", raw.get("calendar"), calendars),
+                        reader.severities(f"{key}.severity", raw.get("severity")),
+                        reader.names(f"{key}.product", raw.get("product"), "a product name"),
+                        reader.flag(f"{key}.fastlane", raw.get("fastlane")))
 
 
 class _Reader:
@@ -236,13 +279,16 @@ class _Reader:
             raise ConfigError(f"{self.where}: {dotted}", "must be a table")
         return value
 
+    def error(self, dotted: str, why: str, value: object = None) -> ConfigError:
+        """The error for a key of this file: ``policy.toml: contracts.gold.goal: why, got value``."""
+        return ConfigError(f"{self.where}: {dotted}", why, value)
+
     def number(self, dotted: str, default: float | None, *, low: float | None = None, high: float | None = None,
                low_open: bool = False, integer: bool = False) -> Any:
         value = self._get(dotted)
         if value is None:
             return default
-        self._check(dotted, value, low, high, low_open, integer)
-        return value
+        return self.check(dotted, value, low=low, high=high, low_open=low_open, integer=integer)
 
     def numbers(self, dotted: str, default: list | tuple, *, count: int | None = None, low: float | None = None,
                 high: float | None = None, integers: bool = False) -> list:
@@ -253,11 +299,12 @@ class _Reader:
             want = f"a list of {count} numbers" if count else "a list of numbers"
             raise ConfigError(f"{self.where}: {dotted}", f"must be {want}", value)
         for item in value:
-            self._check(dotted, item, low, high, False, integers)
+            self.check(dotted, item, low=low, high=high, integer=integers)
         return value
 
-    def _check(self, dotted: str, value: Any, low: float | None, high: float | None, low_open: bool,
-               integer: bool) -> None:
+    def check(self, dotted: str, value: Any, *, low: float | None = None, high: float | None = None,
+              low_open: bool = False, integer: bool = False) -> Any:
+        """``value`` (read from a table the caller walks) if it is a number within the bounds."""
         kind = "an integer" if integer else "a number"
         ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
         if ok and integer:
@@ -272,7 +319,40 @@ class _Reader:
                 bounds.append(f"greater than {low:g}" if low_open else f"at least {low:g}")
             if high is not None:
                 bounds.append(f"at most {high:g}")
-            raise ConfigError(f"{self.where}: {dotted}", f"must be {kind} {' and '.join(bounds)}".strip(), value)
+            raise self.error(dotted, f"must be {kind} {' and '.join(bounds)}".strip(), value)
+        return value
+
+    def calendar(self, dotted: str, name: Any, calendars: Mapping[str, Calendar]) -> Calendar:
+        """The calendar ``name`` names: one defined under [calendars], or the built-in 24x7."""
+        if not isinstance(name, str):
+            raise self.error(dotted, "must name a calendar defined under [calendars] (or \"24x7\")")
+        if name not in calendars:
+            defined = ", ".join(sorted(calendars))
+            raise self.error(dotted, f"names no calendar defined under [calendars] (defined: {defined})", name)
+        return calendars[name]
+
+    def severities(self, dotted: str, value: Any) -> frozenset[int] | None:
+        """One severity or a list of them (None when left out)."""
+        if value is None:
+            return None
+        listed = value if isinstance(value, list) else [value]
+        if not listed or any(type(s) is not int or s not in SEVERITIES for s in listed):
+            raise self.error(dotted, "must be a severity from 1 to 4 or a list of them", value)
+        return frozenset(listed)
+
+    def names(self, dotted: str, value: Any, what: str) -> frozenset[str] | None:
+        """One non-empty string or a list of them, e.g. products or customer ids (None when left out)."""
+        if value is None:
+            return None
+        listed = value if isinstance(value, list) else [value]
+        if not listed or any(not isinstance(v, str) or not v for v in listed):
+            raise self.error(dotted, f"must be {what} or a list of them", value)
+        return frozenset(listed)
+
+    def flag(self, dotted: str, value: Any) -> bool | None:
+        if value is not None and not isinstance(value, bool):
+            raise self.error(dotted, "must be true or false", value)
+        return value
 
     def refuse_unknown(self) -> None:
         def walk(node: dict[str, Any], prefix: str) -> list[str]:
@@ -289,5 +369,5 @@ class _Reader:
 
         unknown = walk(self.doc, "")
         if unknown:
-            raise ConfigError(f"{self.where}: {unknown[0]}", "is not a policy setting (a typo?); see "
+            raise self.error(unknown[0], "is not a policy setting (a typo?); see "
                               "deploy/policy.example.toml for every key")

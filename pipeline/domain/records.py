@@ -65,13 +65,23 @@ class Outcome:
     # also the span in that calendar's time (value_seconds stays wall time)
     calendar: str | None = None
     calendar_value_seconds: float | None = None
+    # contract v3 section 10, only when the policy defines contracts
+    contract: str | None = None  # the contract the ticket is judged under
+    requested_contract: str | None = None  # the ticket's own contract, when the policy lacks it
+    policy: str | None = None  # the policy's digest
+    counted_seconds: float | None = None  # judged metrics: calendar time less pauses (compared with the target)
+    paused_seconds: float | None = None  # judged metrics: calendar time paused, when any
+    started_at: str | None = None  # next_response: the customer reply that started the clock
 
     @classmethod
     def of(cls, state: TicketState, d: sla.Decision) -> Outcome:
+        named = d.policy is not None
         return cls(f"{state.ticket_id}:{d.metric}:{d.cycle}", state.ticket_id, d.metric, d.cycle, d.severity,
                    state.product, state.customer_id, state.fastlane, d.engineer_id, _seconds(d.target_ms),
                    _seconds(d.value_ms), d.outcome, format_rfc3339_ms(d.decided_at), _seconds(d.agent_value_ms),
-                   d.calendar, _seconds(d.calendar_value_ms))
+                   d.calendar, _seconds(d.calendar_value_ms), d.contract if named else None, d.requested_contract,
+                   d.policy, _seconds(d.counted_ms), _seconds(d.paused_ms),
+                   None if d.started_at is None else format_rfc3339_ms(d.started_at))
 
     def encode(self) -> bytes:
         """The base fields, then each optional one only when it has a value (v1 readers see v1 records)."""
@@ -87,7 +97,8 @@ class Outcome:
         return _decode(cls, raw)
 
 
-_OUTCOME_OPTIONAL = ("agent_value_seconds", "calendar", "calendar_value_seconds")
+_OUTCOME_OPTIONAL = ("agent_value_seconds", "calendar", "calendar_value_seconds", "contract", "requested_contract",
+                     "policy", "counted_seconds", "paused_seconds", "started_at")
 _OUTCOME_BASE = tuple(f.name for f in dataclasses.fields(Outcome) if f.name not in _OUTCOME_OPTIONAL)
 
 
@@ -109,13 +120,17 @@ class Escalation:
     budget_used: float | None
     reason: str
     emitted_at: str
+    contract: str | None = None  # contract v3 section 10: the ticket's contract, only under contracts
 
     @classmethod
     def of(cls, state: TicketState, e: bizcrit.Escalation) -> Escalation:
-        return cls(f"{state.ticket_id}:{e.kind}:{e.level}:{e.cycle}", e.cycle, state.ticket_id, e.kind, e.level,
+        escalation_id = f"{state.ticket_id}:{e.kind}:{e.level}:{e.cycle}"
+        if e.kind == bizcrit.ALLOWANCE_EXCEEDED:  # once per customer and month: the month is its "cycle"
+            escalation_id = f"{state.customer_id}:{e.kind}:{format_rfc3339_ms(e.at)[:7]}"
+        return cls(escalation_id, e.cycle, state.ticket_id, e.kind, e.level,
                    e.severity, state.product, state.customer_id, state.fastlane, e.engineer_id,
                    None if e.deadline is None else format_rfc3339_ms(e.deadline), e.budget_used, e.reason,
-                   format_rfc3339_ms(e.at))
+                   format_rfc3339_ms(e.at), state.contract)
 
     @property
     def paged(self) -> bool:
@@ -123,6 +138,8 @@ class Escalation:
         return bizcrit.pages(self.kind, self.level)
 
     def encode(self) -> bytes:
+        if self.contract is None:  # v2 records, byte for byte
+            return orjson.dumps({f: getattr(self, f) for f in _ESCALATION_V2})
         return orjson.dumps(self)
 
     @classmethod
@@ -131,6 +148,9 @@ class Escalation:
         if record.kind not in bizcrit.KINDS:
             raise MalformedRecord(f"unknown kind {record.kind!r}")
         return record
+
+
+_ESCALATION_V2 = tuple(f.name for f in dataclasses.fields(Escalation) if f.name != "contract")
 
 
 @dataclasses.dataclass(slots=True, unsafe_hash=True)  # not frozen: built per event, 5x cheaper (nothing mutates it)

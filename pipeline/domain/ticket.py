@@ -14,10 +14,13 @@ from typing import Any
 
 import orjson
 
+from pipeline.domain.contracts import IRT
+from pipeline.domain.judged import JudgedClock
+
 SEEN_LIMIT = 32  # event-id digests remembered per ticket, newest last
 DIGEST_BYTES = 6  # 48 bits: two of one ticket's last 32 event ids collide with odds of about 1e-12
 HELD_LIMIT = 64  # events held for a ticket whose ticket.created has not arrived yet
-FORMAT = 2  # the first element of a serialized state (format 1 was a JSON object, still read)
+FORMAT = 3  # the first element of a serialized state (format 2 had no judged clocks, 1 was an object; both still read)
 
 
 @dataclasses.dataclass(slots=True)
@@ -68,9 +71,7 @@ class TicketState:
     tier: int = 1
     engineer_id: str | None = None
     closed_at: int | None = None
-    # IRT: the first response, and the one decision ("met" or "breached")
-    first_response_at: int | None = None
-    irt_outcome: str | None = None
+    first_response_at: int | None = None  # the first public response (it ends the IRT clock)
     # the current TTR cycle
     cycle: int = 1
     cycle_start: int | None = None
@@ -87,6 +88,21 @@ class TicketState:
     seen: bytes = b""  # the digests, newest last, DIGEST_BYTES each
     held: list[HeldEvent] = dataclasses.field(default_factory=list)
     outbox: list[Pending] = dataclasses.field(default_factory=list)
+    # contract v3 section 10: the contract chosen at creation (None under a policy without contracts), the
+    # ticket's own `contract` when the policy lacked it, the judged clocks (the IRT clock always; the others
+    # while they run), and how many next-response clocks the ticket has started
+    contract: str | None = None
+    requested_contract: str | None = None
+    clocks: list[JudgedClock] = dataclasses.field(default_factory=list)
+    next_responses: int = 0
+
+    @property
+    def irt_outcome(self) -> str | None:
+        """The IRT decision ("met" or "breached"), None while undecided."""
+        for clock in self.clocks:
+            if clock.metric == IRT:
+                return clock.outcome
+        return None
 
     # --- dedupe -------------------------------------------------------------------------------
     def has_seen(self, digest: bytes) -> bool:
@@ -104,12 +120,13 @@ class TicketState:
         """A JSON array in field order (format 2): no keys to write or look up, about 3x faster both ways."""
         return orjson.dumps([
             FORMAT, self.partition, self.created_at, self.severity, self.product, self.customer_id, self.fastlane,
-            self.tier, self.engineer_id, self.closed_at, self.first_response_at, self.irt_outcome, self.cycle,
+            self.tier, self.engineer_id, self.closed_at, self.first_response_at, self.cycle,
             self.cycle_start, self.waiting_ms, self.waiting_since, self.ttw_at, self.resolved_at,
             self.bizcrit_since, self.escalated, self.sample_start, self.sample_engineer,
             base64.b64encode(self.seen).decode() if self.seen else "",
             [h.to_list() for h in self.held] if self.held else [],
             [o.to_list() for o in self.outbox] if self.outbox else [],
+            self.contract, self.requested_contract, [c.to_list() for c in self.clocks], self.next_responses,
         ])
 
     @classmethod
@@ -117,15 +134,33 @@ class TicketState:
         row = orjson.loads(data)
         if type(row) is dict:
             return cls._from_format_1(ticket_id, row)
+        if row[0] == 2:
+            return cls._from_format_2(ticket_id, row)
+        (_, partition, created_at, severity, product, customer_id, fastlane, tier, engineer_id, closed_at,
+         first_response_at, cycle, cycle_start, waiting_ms, waiting_since, ttw_at, resolved_at,
+         bizcrit_since, escalated, sample_start, sample_engineer, seen, held, outbox, contract, requested,
+         clocks, next_responses) = row
+        return cls(ticket_id, partition, created_at, severity, product, customer_id, fastlane, tier, engineer_id,
+                   closed_at, first_response_at, cycle, cycle_start, waiting_ms, waiting_since,
+                   ttw_at, resolved_at, bizcrit_since, escalated, sample_start, sample_engineer,
+                   base64.b64decode(seen) if seen else b"",
+                   [HeldEvent(*h) for h in held] if held else [],
+                   [Pending(*o) for o in outbox] if outbox else [],
+                   contract, requested, [JudgedClock.from_list(c) for c in clocks], next_responses)
+
+    @classmethod
+    def _from_format_2(cls, ticket_id: str, row: list[Any]) -> TicketState:
+        """States written before judged clocks: the IRT decision was a field of its own."""
         (_, partition, created_at, severity, product, customer_id, fastlane, tier, engineer_id, closed_at,
          first_response_at, irt_outcome, cycle, cycle_start, waiting_ms, waiting_since, ttw_at, resolved_at,
          bizcrit_since, escalated, sample_start, sample_engineer, seen, held, outbox) = row
         return cls(ticket_id, partition, created_at, severity, product, customer_id, fastlane, tier, engineer_id,
-                   closed_at, first_response_at, irt_outcome, cycle, cycle_start, waiting_ms, waiting_since,
+                   closed_at, first_response_at, cycle, cycle_start, waiting_ms, waiting_since,
                    ttw_at, resolved_at, bizcrit_since, escalated, sample_start, sample_engineer,
                    base64.b64decode(seen) if seen else b"",
                    [HeldEvent(*h) for h in held] if held else [],
-                   [Pending(*o) for o in outbox] if outbox else [])
+                   [Pending(*o) for o in outbox] if outbox else [],
+                   clocks=_irt_clock(created_at, first_response_at, irt_outcome))
 
     @classmethod
     def _from_format_1(cls, ticket_id: str, doc: dict[str, Any]) -> TicketState:
@@ -142,7 +177,6 @@ class TicketState:
             engineer_id=doc.get("eng"),
             closed_at=doc.get("x"),
             first_response_at=doc.get("r"),
-            irt_outcome=doc.get("io"),
             cycle=doc.get("cy", 1),
             cycle_start=doc.get("cs"),
             waiting_ms=doc.get("wt", 0),
@@ -156,7 +190,15 @@ class TicketState:
             seen=base64.b64decode(doc.get("s", "")),
             held=[HeldEvent.from_list(row) for row in doc.get("h", [])],
             outbox=[Pending(*row) for row in doc.get("ob", [])],
+            clocks=_irt_clock(doc.get("c"), doc.get("r"), doc.get("io")),
         )
+
+
+def _irt_clock(created_at: int | None, first_response_at: int | None, outcome: str | None) -> list[JudgedClock]:
+    """The IRT clock of a state written before judged clocks (formats 1 and 2)."""
+    if created_at is None:
+        return []
+    return [JudgedClock(IRT, 1, created_at, first_response_at, outcome)]
 
 
 # --- event-id digests: packed DIGEST_BYTES each, newest last (the engineers' fact ids use them too) ---

@@ -47,3 +47,13 @@ def duration(ms: int) -> str:
     if hours:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+
+
+# The judged metrics of contract section 10, as a support manager names them.
+METRIC_NAMES = {"irt": "first response", "next_response": "next response", "workaround": "workaround",
+                "resolution": "resolution"}
+
+
+def metric_name(metric: str) -> str:
+    """``next response`` for ``next_response``: in notices, reports, the policy command and boards."""
+    return METRIC_NAMES.get(metric, metric)

@@ -21,12 +21,13 @@ from pipeline.domain import engine, engineers, sla
 from pipeline.domain import events as ev
 from pipeline.domain.board import OpenTickets
 from pipeline.domain.clock import Clock, PartitionClock
+from pipeline.domain.contracts import METRICS
 from pipeline.domain.due import DueIndex
 from pipeline.domain.events import Event, Rejection, decode
 from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState, event_digest
 from pipeline.domain.timefmt import format_rfc3339_ms
-from pipeline.domain.windows import IrtWindows
+from pipeline.domain.windows import ContractWindows, IrtWindows
 from pipeline.domain.words import duration
 from pipeline.errors import StorageError
 from pipeline.metrics import Metrics
@@ -71,6 +72,7 @@ class Processor:
         self.count = Counters(metrics)
         self.due = DueIndex()
         self.windows = IrtWindows()
+        self.contract_windows = ContractWindows()  # only under a policy with contracts (else IRT's are those)
         self.open = OpenTickets(policy)
         self._index_stale = True
         self.next_offsets: dict[int, int] = {}  # events partition -> next offset to process
@@ -82,6 +84,7 @@ class Processor:
         """Partitions were assigned or revoked: forget what this worker held; rebuild on the next record."""
         self._index_stale = True
         self.windows.clear()
+        self.contract_windows.clear()
         self.open.clear()
 
     def _ensure_index(self, store: Store, tally: Tally) -> None:
@@ -96,7 +99,9 @@ class Processor:
             self._index(state)
             n_held += len(state.held)
             self.outbox.note(state)
-        self.windows.load(store.all_windows())
+        rows = list(store.all_windows())
+        self.windows.load(rows)
+        self.contract_windows.load(rows)
         tally.held_total = n_held
         self._index_stale = False
         log.info("state rebuilt: %d tickets with a timer, %d unanswered, %d held events, %d outboxes",
@@ -198,6 +203,8 @@ class Processor:
             else:
                 outputs += self._publish(state, engine.create(state, event, self.policy), SOURCE_EVENTS,
                                          record.offset, store, tally)
+                if state.requested_contract is not None:
+                    tally.contract_unknown += 1
                 n_held, ready = held.release(state)
                 tally.held -= n_held
                 for early in ready:
@@ -246,6 +253,8 @@ class Processor:
             self._save(state, store)
         for key, value in self.windows.expire(partition, now):
             store.put_window(key, value)
+        for key, value in self.contract_windows.expire(partition, now):
+            store.put_window(key, value)
         return outputs
 
     # --- outputs and bookkeeping --------------------------------------------------------------
@@ -254,9 +263,14 @@ class Processor:
         outputs: list[Output] = list(self.outbox.add(state, step, source, offset))
         tally.steps.append((state.ticket_id, step))
         for d in step.decisions:
+            if d.outcome is None:
+                continue
             if d.metric == sla.IRT:
-                for key, row in self.windows.add(state.partition, d.severity, d.outcome,  # type: ignore[arg-type]
-                                                 d.decided_at):
+                for key, row in self.windows.add(state.partition, d.severity, d.outcome, d.decided_at):
+                    store.put_window(key, row)
+            if self.policy.uses_contracts and d.metric in METRICS:
+                for key, row in self.contract_windows.add_group(state.partition, (d.contract, d.metric, d.severity),
+                                                                d.outcome, d.decided_at):
                     store.put_window(key, row)
         return outputs
 
@@ -281,3 +295,15 @@ class Processor:
 
     def bizcrit_counts(self) -> dict[str, int]:
         return self.open.bizcrit_counts(self.clock.now)
+
+    def outcome_window_counts(self) -> dict[tuple[str, str, str, int, str], int]:
+        """(window, contract, metric, severity, outcome) -> judged outcomes (section 10). Without contracts
+        every outcome is the implicit contract's IRT: the IRT windows are those."""
+        if not self.policy.uses_contracts:
+            contract = self.policy.contract(None).name
+            return {(w, contract, sla.IRT, sev, o): n for (w, sev, o), n in self.windows.totals(self.clock.now).items()}
+        return self.contract_windows.group_totals(self.clock.now)  # type: ignore[return-value]
+
+    def at_risk_clock_counts(self) -> dict[tuple[str, str, int], int]:
+        """(contract, metric, severity) -> running clocks at risk (section 10)."""
+        return self.open.at_risk_clock_counts(self.clock.now)

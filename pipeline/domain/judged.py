@@ -1,0 +1,141 @@
+"""Judged clocks (contract v3 section 10): one model for every metric a contract judges, IRT included.
+
+A clock starts at an instant, may pause (only the calendar time inside a pause is not counted), and
+ends; its target comes from the ticket's current severity within its contract, so a severity change
+re-targets it from its start. It has at most one outcome: ``met`` when it ends in time, ``breached``
+when the clock is strictly past its deadline (or at the change that put it past), whichever comes
+first. A clock without a target for the current severity runs unjudged.
+
+This module knows clocks and time; which event starts, ends, pauses or cancels which clock is
+:mod:`pipeline.domain.sla`'s business. Pure: no I/O, no clock reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from pipeline.domain import calendar
+from pipeline.domain.calendar import Calendar
+from pipeline.domain.contracts import IRT, METRICS, Contract
+from pipeline.domain.policy import Policy
+
+MET, BREACHED = "met", "breached"
+AT_RISK_SENT, BREACH_SENT = 1, 2  # JudgedClock.notices bits: notices emitted (or skipped) for this clock
+
+
+@dataclasses.dataclass(slots=True)
+class JudgedClock:
+    metric: str
+    cycle: int
+    start: int
+    end: int | None = None  # when it ended; None while it runs
+    outcome: str | None = None  # MET or BREACHED once decided (a breached clock runs on until it ends)
+    pauses: list[int] = dataclasses.field(default_factory=list)  # closed pauses: [start, end, start, end, ...]
+    paused_since: int | None = None
+    notices: int = 0
+
+    @property
+    def running(self) -> bool:
+        return self.end is None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_since is not None
+
+    def to_list(self) -> list[Any]:
+        return [METRICS.index(self.metric), self.cycle, self.start, self.end, self.outcome, self.pauses,
+                self.paused_since, self.notices]
+
+    @classmethod
+    def from_list(cls, row: list[Any]) -> JudgedClock:
+        code, *rest = row
+        return cls(METRICS[code], *rest)
+
+
+# --- the ticket's contract, calendar and targets ------------------------------------------------
+
+def contract_name(state: Any, policy: Policy) -> tuple[str, str | None]:
+    """(the contract the ticket is judged under, the requested name the policy lacks or None).
+
+    The contract is chosen at creation and kept; after a policy change that no longer defines it, the
+    ticket is chosen again by the new rules, naming the old one as requested (section 10, rule 10)."""
+    if state.contract is None or state.contract in policy.contracts:
+        name = state.contract if state.contract is not None else policy.default_contract
+        if state.contract is None and policy.uses_contracts:  # created under a policy without contracts
+            choice = policy.choose_contract(None, state.customer_id, state.product, state.fastlane)
+            return choice.contract, None
+        return name, state.requested_contract
+    choice = policy.choose_contract(None, state.customer_id, state.product, state.fastlane)
+    return choice.contract, state.contract
+
+
+def contract_of(state: Any, policy: Policy) -> Contract:
+    if not policy.uses_contracts:
+        return policy.contract(None)
+    return policy.contract(contract_name(state, policy)[0])
+
+
+def calendar_of(state: Any, policy: Policy) -> Calendar:
+    """The calendar the ticket's judged clocks count in, for its current severity (section 10)."""
+    return policy.calendar_under(contract_of(state, policy), state.severity, state.product, state.fastlane)
+
+
+def target_of(state: Any, policy: Policy, metric: str) -> int | None:
+    return policy.target_ms(contract_of(state, policy), metric, state.severity, state.fastlane)
+
+
+# --- time on a clock ----------------------------------------------------------------------------
+
+def paused_ms(clock: JudgedClock, cal: Calendar, until: int | None = None) -> int:
+    """Calendar time inside the clock's pauses (the open one up to ``until``, if given)."""
+    p = clock.pauses
+    total = sum(calendar.elapsed(cal, p[i], p[i + 1]) for i in range(0, len(p), 2))
+    if clock.paused_since is not None and until is not None:
+        total += calendar.elapsed(cal, clock.paused_since, until)
+    return total
+
+
+def counted(clock: JudgedClock, cal: Calendar, at: int) -> int:
+    """Calendar time less pauses from the clock's start to ``at``."""
+    return calendar.elapsed(cal, clock.start, at) - paused_ms(clock, cal, at)
+
+
+def reaching(clock: JudgedClock, cal: Calendar, amount: int) -> int | None:
+    """The first instant at which the running, unpaused clock has counted ``amount``."""
+    if clock.paused:
+        return None
+    return calendar.reached(cal, clock.start, amount + paused_ms(clock, cal))
+
+
+def deadline(state: Any, clock: JudgedClock, policy: Policy) -> int | None:
+    """When the clock breaches: None once decided or ended, while paused, or without a target."""
+    if clock.end is not None or clock.outcome is not None or clock.paused:
+        return None
+    target = target_of(state, policy, clock.metric)
+    if target is None:
+        return None
+    return reaching(clock, calendar_of(state, policy), target)
+
+
+def at_risk_at(state: Any, clock: JudgedClock, policy: Policy) -> int | None:
+    """When the undecided clock will have counted the at-risk share of its target (None as for deadline)."""
+    if clock.end is not None or clock.outcome is not None or clock.paused:
+        return None
+    target = target_of(state, policy, clock.metric)
+    if target is None:
+        return None
+    return reaching(clock, calendar_of(state, policy), math.ceil(policy.at_risk_fraction * target))
+
+
+def find(state: Any, metric: str, *, running: bool = True) -> JudgedClock | None:
+    """The ticket's clock of that metric (the running one, by default)."""
+    for clock in state.clocks:
+        if clock.metric == metric and (clock.running or not running):
+            return clock
+    return None
+
+
+def irt_clock(state: Any) -> JudgedClock | None:
+    return find(state, IRT, running=False)
