@@ -30,10 +30,13 @@ DSAT_REASONS = ["Workflow: Resolution was delayed", "Reason not clear",
 
 
 def tickets(n: int, seed: int = 7, span_ms: int = 48 * 60 * MIN, *, start: int = T0,
-            policy: Policy | None = None) -> list[dict]:
+            policy: Policy | None = None, plans: tuple[str, ...] = ()) -> list[dict]:
     """Events of ``n`` tickets created over ``span_ms`` from ``start``, sorted by occurred_at. With a
     ``policy``, first responses come at shares of the IRT budget in each ticket's calendar (as the
-    simulator times them), not of wall time."""
+    simulator times them), not of wall time. With ``plans`` (contract v3 section 10), a third of the
+    tickets name one of them as their ``contract``, and customers write again after the first response
+    (next-response clocks, some answered late, some never); those draws come from a second generator, so
+    the rest of the scenario is the same as without them."""
     from pipeline.domain import calendar
 
     rng = random.Random(seed)
@@ -52,8 +55,12 @@ def tickets(n: int, seed: int = 7, span_ms: int = 48 * 60 * MIN, *, start: int =
         severity = rng.choices([1, 2, 3, 4], weights=[5, 20, 50, 25])[0]
         fastlane = rng.random() < 0.1
         product, customer = rng.choice(["desktop", "automation", "plesk"]), f"C{rng.randrange(300)}"
-        add(created, {"type": "ticket.created", "ticket_id": tid, "severity": severity, "fastlane": fastlane,
-                      "product": product, "customer_id": customer})
+        opened = {"type": "ticket.created", "ticket_id": tid, "severity": severity, "fastlane": fastlane,
+                  "product": product, "customer_id": customer}
+        extra = random.Random(f"{seed}-{i}") if plans else None
+        if extra is not None and extra.random() < 0.33:
+            opened["contract"] = extra.choice(plans)
+        add(created, opened)
         engineer = f"E{rng.randrange(40):02d}"
         target = TARGET_MIN[severity] * MIN * (0.5 if fastlane else 1)
         t = created + rng.randrange(1, 3 * MIN)
@@ -73,6 +80,8 @@ def tickets(n: int, seed: int = 7, span_ms: int = 48 * 60 * MIN, *, start: int =
             answered = max(answered, t + 1)
             add(answered, {"type": "ticket.responded", "ticket_id": tid, "engineer_id": engineer})
         t = max(t, answered or t) + rng.randrange(1, 60 * MIN)
+        if extra is not None and answered is not None:
+            t = _conversation(extra, add, tid, engineer, answered, t)
         if rng.random() < 0.3:
             add(t, {"type": "ticket.waiting_on_customer", "ticket_id": tid})
             t += rng.randrange(1, 240 * MIN)
@@ -104,6 +113,23 @@ def tickets(n: int, seed: int = 7, span_ms: int = 48 * 60 * MIN, *, start: int =
     return [doc for _, _, doc in events]
 
 
+def _conversation(extra: random.Random, add, tid: str, engineer: str, answered: int, t: int) -> int:
+    """After the first response, up to three customer replies, each answered within minutes to hours (or
+    not at all), some a second reply before the answer: next-response clocks. Returns the last instant,
+    never later than ``t``'s successor in the lifecycle (the rest follows it)."""
+    at = answered
+    for _ in range(extra.choice((0, 1, 1, 2, 3))):
+        at += extra.randrange(1, 180 * MIN)
+        add(at, {"type": "ticket.customer_replied", "ticket_id": tid})
+        if extra.random() < 0.2:  # the customer writes again before an answer: still one clock
+            at += extra.randrange(1, 30 * MIN)
+            add(at, {"type": "ticket.customer_replied", "ticket_id": tid})
+        if extra.random() < 0.9:
+            at += extra.randrange(1, 600 * MIN)
+            add(at, {"type": "ticket.responded", "ticket_id": tid, "engineer_id": engineer})
+    return max(t, at + 1)
+
+
 def heartbeat(at: int, name: str) -> dict:
     return {"event_id": f"hb-{name}", "type": "heartbeat", "occurred_at": format_rfc3339_ms(at)}
 
@@ -115,10 +141,11 @@ def last_instant(docs: list[dict]) -> int:
 
 
 def expected_outputs(partitions: dict[int, list[tuple[int, bytes | None, bytes]]], topic: str,
-                     policy: Policy | None = None, facts: list | None = None) -> tuple[dict[str, dict], Metrics]:
+                     policy: Policy | None = None, facts: list | None = None,
+                     escalations: dict | None = None) -> tuple[dict[str, dict], Metrics]:
     """The pure core's outcomes (by outcome_id) for records as the broker placed them: per partition,
     (offset, key, value) in offset order, run with the event-time clock. Also its metrics; engineer facts
-    go to ``facts`` if given."""
+    go to ``facts`` and escalations (by escalation_id) to ``escalations`` if given."""
     metrics = Metrics.create()
     wall = ManualClock(T0)
     proc = Processor(clock=EventPartitionClock(wall), wall=wall, metrics=metrics, policy=policy or Policy(),
@@ -133,6 +160,9 @@ def expected_outputs(partitions: dict[int, list[tuple[int, bytes | None, bytes]]
                     outcomes[doc["outcome_id"]] = doc
                 elif isinstance(out, Emit) and out.topic == "facts" and facts is not None:
                     facts.append(out.value)
+                elif isinstance(out, Emit) and out.topic == "escalations" and escalations is not None:
+                    doc = orjson.loads(out.value)
+                    escalations[doc["escalation_id"]] = doc
     return outcomes, metrics
 
 
