@@ -95,7 +95,7 @@ class Notifier:
                  metrics: NotifierMetrics | None = None, timer: Timer | None = None) -> None:
         self.config = config
         self.targets = list(targets)
-        self.open = OpenAlerts()
+        self.open = OpenAlerts(config.notice_lifetime_s)
         self._now = clock or (lambda: time.time_ns() // 1_000_000)
         self.timer = timer or Timer()  # waits, post time limits and back-off run on it
         self.metrics = metrics or NotifierMetrics()
@@ -119,17 +119,17 @@ class Notifier:
 
     def remember(self, esc: Escalation) -> None:
         """Replay of history: track what is open, tell nobody (a re-assertion follows)."""
-        self.open.apply(esc)
+        self.open.apply(esc, self._now())
 
     def forget(self) -> None:
         self.open.clear()
 
     def take(self, esc: Escalation) -> None:
         """A new escalation: queue its alerts for every Alertmanager."""
-        firing, resolved = self.open.apply(esc)
+        now = self._now()
+        firing, resolved = self.open.apply(esc, now)
         if not firing and not resolved:
             return
-        now = self._now()
         new = [to_alert(e, self.config, now) for e in firing]
         ends = {_key(a): a for a in (to_alert(e, self.config, now, resolved=True) for e in resolved)}
         for t in self.targets:
@@ -138,7 +138,8 @@ class Notifier:
             t.wakeup.set()
 
     def reassert(self) -> None:
-        """Send every Alertmanager everything firing (so nothing expires while its ticket is BizCrit)."""
+        """Send every Alertmanager everything firing (so nothing expires while its ticket is BizCrit, nor a
+        notice before its news is over)."""
         for t in self.targets:
             t.reassert = True
             t.wakeup.set()
@@ -149,7 +150,7 @@ class Notifier:
         """What the next post to ``t`` carries: (firing alerts, resolutions by labels); ``t`` forgets both."""
         if t.behind or t.reassert:
             now = self._now()
-            firing = [to_alert(e, self.config, now) for e in self.open.firing()]
+            firing = [to_alert(e, self.config, now) for e in self.open.firing(now)]
         else:
             firing = t.firing
         resolved = t.resolved

@@ -22,7 +22,7 @@ from pipeline.domain.records import Escalation
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.kafka.admin import ensure_topics
 from pipeline.notify import NotifierMetrics, NotifyConfig, run
-from tests.integration.alerting import Alertmanager, Webhook
+from tests.integration.alerting import SHIPPED, Alertmanager, Webhook
 from tests.integration.conftest import CLI, ROOT, Broker, Topics, free_port, produce
 from tests.tls import make_pki
 
@@ -30,12 +30,13 @@ PASSWORD = "paging-secret"
 PASSWORD_BCRYPT = "$2b$10$6Nhgr/R109WR1t7UbIogR.oZBBiDw0LqXs7jWzVUsnMJ7C5m72g36"  # of PASSWORD, cost 10
 
 
-def escalation(ticket: str, kind: str = "irt_at_risk", level: int = 2) -> tuple[bytes, bytes]:
+def escalation(ticket: str, kind: str = "irt_at_risk", level: int = 2, **fields: object) -> tuple[bytes, bytes]:
     now = format_rfc3339_ms(int(time.time() * 1000))
-    esc = Escalation(escalation_id=f"{ticket}:{kind}:{level}:1", cycle=1, ticket_id=ticket, kind=kind, level=level,
-                     severity=1, product="automation", customer_id="C-17", fastlane=False, engineer_id=None,
-                     deadline=now, budget_used=0.8 if kind == "irt_at_risk" else None,
-                     reason=f"Sev1 ticket {ticket} test escalation", emitted_at=now)
+    esc = Escalation(**{
+        "escalation_id": f"{ticket}:{kind}:{level}:1", "cycle": 1, "ticket_id": ticket, "kind": kind, "level": level,
+        "severity": 1, "product": "automation", "customer_id": "C-17", "fastlane": False, "engineer_id": None,
+        "deadline": now, "budget_used": 0.8 if kind.endswith("_at_risk") else None,
+        "reason": f"Sev1 ticket {ticket} test escalation", "emitted_at": now, **fields})
     return ticket.encode(), esc.encode()
 
 
@@ -43,9 +44,11 @@ async def wait_for(hook: Webhook, path: str, status: str = "firing", timeout: fl
     return await asyncio.to_thread(hook.wait_for, path, status, timeout, **labels)
 
 
-def active_alerts(am: Alertmanager) -> list[dict]:
+def active_alerts(am: Alertmanager, notices: bool = False) -> list[dict]:
+    """The ladder's alerts Alertmanager holds as active (or, with ``notices``, the contract notices)."""
     with urllib.request.urlopen(f"{am.url}/api/v2/alerts?active=true", timeout=5) as resp:
-        return [a for a in json.load(resp) if a["labels"]["alertname"].startswith("BizCrit")]
+        return [a for a in json.load(resp)
+                if (a["labels"].get("notice") == "true" if notices else a["labels"]["alertname"].startswith("BizCrit"))]
 
 
 async def committed_everything(bootstrap: str, topic: str, group: str) -> bool:
@@ -210,3 +213,68 @@ async def test_an_alertmanager_behind_tls_and_basic_auth_gets_pages_and_a_wrong_
         hook.server.shutdown()
 
 
+def test_shipped_routing_sends_notices_apart_from_pages() -> None:
+    """Notices go to their own receivers, matched before pages: no label a notice carries can page."""
+
+    def route(*labels: str) -> str:
+        done = subprocess.run(["amtool", "config", "routes", "test", f"--config.file={SHIPPED}", *labels],
+                              capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    for kind in ("next_response_at_risk", "next_response_breached", "workaround_breached", "resolution_breached"):
+        assert route("notice=true", "severity=warning", f"kind={kind}", "contract=gold") == "notices"
+    assert route("notice=true", "severity=page", "kind=resolution_breached") == "notices"  # never the pager
+    assert route("notice=true", "severity=warning", "kind=allowance_exceeded", "customer_id=C-17") == "account-team"
+    assert route("severity=page", "kind=irt_breached") == "oncall"  # the ladder still pages
+    assert route("severity=warning", "kind=irt_at_risk") == "noc"
+
+
+async def test_notices_reach_their_receivers_as_warnings_once_and_never_the_pager(
+    broker: Broker, topics: Topics, tmp_path: Path,
+) -> None:
+    hook = Webhook()
+    am = Alertmanager(tmp_path / "am", hook)
+    await asyncio.to_thread(am.start)
+    stopping = asyncio.Event()
+    config = NotifyConfig(alertmanager_urls=(am.url,), reassert_s=2)
+    notifier = asyncio.create_task(run(broker.bootstrap, topics.escalations, f"{topics.app_id}-notifier", config,
+                                       stopping))
+    in_an_hour = format_rfc3339_ms(int(time.time() * 1000) + 3_600_000)
+    try:
+        await produce(broker.bootstrap, topics.escalations, [
+            escalation("NT-1", "next_response_breached", 3, severity=2, contract="gold"),
+            escalation("NT-2", "resolution_at_risk", 1, contract="gold", deadline=in_an_hour),
+            escalation("NT-3", "allowance_exceeded", 1, contract="gold",
+                       escalation_id="C-17:allowance_exceeded:2026-03"),
+            escalation("PG-1"),  # a page beside them
+        ])
+        breach = (await wait_for(hook, "/notices", ticket_id="NT-1"))[0]
+        assert {k: breach["labels"][k] for k in ("severity", "notice", "metric", "contract", "level")} == {
+            "severity": "warning", "notice": "true", "metric": "next_response", "contract": "gold", "level": "3"}
+        await wait_for(hook, "/notices", ticket_id="NT-2", kind="resolution_at_risk")
+        over = (await wait_for(hook, "/account-team", customer_id="C-17", month="2026-03"))[0]
+        assert over["labels"]["severity"] == "warning" and over["annotations"]["ticket_id"] == "NT-3"
+        await wait_for(hook, "/oncall", ticket_id="PG-1")  # the pager still gets pages
+
+        await produce(broker.bootstrap, topics.escalations, [escalation("NT-2", "resolution_breached", 3,
+                                                                        contract="gold")])
+        await wait_for(hook, "/notices", ticket_id="NT-2", kind="resolution_breached")
+        deadline = time.monotonic() + 30
+        while ("resolution_at_risk", "NT-2") in {(a["labels"]["kind"], a["labels"].get("ticket_id"))
+                                                 for a in active_alerts(am, notices=True)}:
+            assert time.monotonic() < deadline, "the breach did not end the clock's at-risk notice"
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(5)  # past two re-assertions and many group intervals: a repeat would show now
+        told = {(a["labels"]["kind"], a["labels"].get("ticket_id")) for a in active_alerts(am, notices=True)}
+        assert told == {("next_response_breached", "NT-1"), ("resolution_breached", "NT-2"),
+                        ("allowance_exceeded", None)}
+        assert [a["labels"]["ticket_id"] for a in hook.alerts("/oncall")] == ["PG-1"]  # no notice ever paged
+        assert hook.alerts("/noc") == []
+        for path, labels in (("/notices", {"ticket_id": "NT-1"}), ("/notices", {"kind": "resolution_at_risk"}),
+                             ("/notices", {"kind": "resolution_breached"}), ("/account-team", {"customer_id": "C-17"})):
+            assert len(hook.alerts(path, **labels)) == 1, (path, labels)  # each told once
+    finally:
+        stopping.set()
+        await asyncio.wait_for(notifier, 30)
+        am.stop()
+        hook.server.shutdown()

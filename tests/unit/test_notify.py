@@ -7,12 +7,14 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
+import yaml
 
+from pipeline import resources
 from pipeline.cli.escalations import line
 from pipeline.domain import bizcrit
 from pipeline.domain.policy import Policy
 from pipeline.domain.records import Escalation
-from pipeline.domain.timefmt import MINUTE_MS, format_rfc3339_ms
+from pipeline.domain.timefmt import MINUTE_MS, format_rfc3339_ms, parse_rfc3339_ms
 from pipeline.notify import ManualTimer, Notifier, NotifyConfig, Rejected, Result, Target, to_alert
 
 CONFIG = NotifyConfig(runbook_base_url="http://noc.example/runbooks", reassert_s=60)
@@ -303,3 +305,151 @@ async def test_with_nothing_firing_a_reassertion_still_finds_out_that_alertmanag
     n.reassert()
     assert await n.attempt(t) is Result.FAILED and t.behind
     assert n.metrics.posts.labels("am", "failed")._value.get() == 1
+
+
+# -- contract notices (contract v3 section 10): warnings, never pages ----------------------------------------
+
+NOTICE = {"severity": 2, "budget_used": None, "contract": "gold", "deadline": "2026-03-02T09:05:00.000Z",
+          "reason": "Sev2 ticket T-1: the customer has waited 31 min for a next response (target 30 min)",
+          "emitted_at": "2026-03-02T09:05:00.000Z"}
+
+
+def allowance(ticket: str, customer: str = "C-17", month: str = "2026-03") -> Escalation:
+    return esc("allowance_exceeded", 1, ticket=ticket, **{
+        **NOTICE, "escalation_id": f"{customer}:allowance_exceeded:{month}", "customer_id": customer, "severity": 1,
+        "deadline": None, "reason": f"Customer {customer} opened its 11th critical incident of {month} (allowance 10)"})
+
+
+def route(alert: dict) -> str:
+    """The receiver the shipped Alertmanager routing picks for an alert: the first matching route, depth first.
+    Only ``name="value"`` matchers are understood (amtool checks the real thing in tests/integration)."""
+    def matches(node: dict) -> bool:
+        for matcher in node.get("matchers", []):
+            name, _, value = matcher.partition("=")
+            assert value.startswith('"') and value.endswith('"') and name.isidentifier(), matcher
+            if alert["labels"].get(name) != value.strip('"'):
+                return False
+        return True
+
+    def walk(node: dict, receiver: str) -> str:
+        for child in node.get("routes", []):
+            if matches(child):
+                return walk(child, child.get("receiver", receiver))
+        return receiver
+
+    tree = yaml.safe_load(resources.read_text(resources.ALERTMANAGER))["route"]
+    return walk(tree, tree["receiver"])
+
+
+def test_a_next_response_breach_is_a_warning_notice_for_the_team_never_a_page() -> None:
+    breach = esc("next_response_breached", 3, cycle=2, **NOTICE)
+    assert not breach.paged  # level 3, yet no page: the ladder's rule pages only the ladder
+    alert = to_alert(breach, CONFIG, NOW)
+    assert alert["labels"] == {
+        "alertname": "NextResponseBreached", "severity": "warning", "notice": "true", "kind": "next_response_breached",
+        "level": "3", "contract": "gold", "metric": "next_response", "ticket_id": "T-1", "cycle": "2",
+        "ticket_severity": "2", "product": "automation", "fastlane": "false"}
+    notes = alert["annotations"]
+    assert notes["summary"] == "Sev2 T-1 breached its next response target (gold contract)"
+    assert notes["runbook_url"] == "http://noc.example/runbooks#next-response-breached"
+    assert notes["deadline"] == "2026-03-02T09:05:00.000Z" and "irt_deadline" not in notes
+    assert route(alert) == "notices"
+    assert route(to_alert(esc("irt_breached", 3), CONFIG, NOW)) == "oncall"  # the ladder still pages
+
+
+def test_every_notice_kind_at_every_level_warns_and_is_routed_apart_from_pages() -> None:
+    assert bizcrit.NOTICE_KINDS and all(bizcrit.is_notice(kind) for kind in bizcrit.NOTICE_KINDS)
+    for kind in (*bizcrit.NOTICE_KINDS, bizcrit.ALLOWANCE_EXCEEDED):
+        for level in (1, 2, 3):
+            alert = to_alert(esc(kind, level, **NOTICE), CONFIG, NOW)
+            assert alert["labels"]["severity"] == "warning" and alert["labels"]["notice"] == "true", (kind, level)
+            assert route(alert) == ("account-team" if kind == "allowance_exceeded" else "notices"), (kind, level)
+    forged = to_alert(esc("resolution_breached", 3, **NOTICE), CONFIG, NOW)
+    forged["labels"]["severity"] = "page"  # even a notice mislabelled as a page is matched as a notice first
+    assert route(forged) == "notices"
+
+
+def test_an_at_risk_notice_says_how_much_of_which_target_is_used() -> None:
+    alert = to_alert(esc("resolution_at_risk", 1, **{**NOTICE, "budget_used": 0.8, "contract": None}), CONFIG, NOW)
+    assert alert["annotations"]["summary"] == "Sev2 T-1: 80% of its resolution target used"
+    assert "contract" not in alert["labels"] and alert["labels"]["metric"] == "resolution"
+
+
+def test_allowance_exceeded_goes_to_the_account_team_once_per_customer_and_month() -> None:
+    alert = to_alert(allowance("T-9"), CONFIG, NOW)
+    assert alert["labels"] == {"alertname": "AllowanceExceeded", "severity": "warning", "notice": "true",
+                               "kind": "allowance_exceeded", "level": "1", "contract": "gold",
+                               "customer_id": "C-17", "month": "2026-03"}
+    assert route(alert) == "account-team"
+    notes = alert["annotations"]
+    assert notes["ticket_id"] == "T-9" and notes["runbook_url"].endswith("#allowance-exceeded")
+    assert notes["summary"] == ("Customer C-17 is over its critical-incident allowance for 2026-03 (gold contract): "
+                                "Sev1 T-9")
+    # the same notice naming another ticket (arrival order decides which) is the same alert: told once
+    assert to_alert(allowance("T-10"), CONFIG, NOW)["labels"] == alert["labels"]
+    assert to_alert(allowance("T-9", month="2026-04"), CONFIG, NOW)["labels"]["month"] == "2026-04"
+
+
+def clocked(*recorders: Recorder, **config: object) -> tuple[Notifier, list[Target], list[int]]:
+    """A notifier whose wall clock (``now[0]``, ms) moves only when a test moves it."""
+    now = [NOW]
+    targets = [Target(r.name, r) for r in recorders]
+    n = Notifier(NotifyConfig(**{"runbook_base_url": "http://noc.example/runbooks", **config}), targets,
+                 clock=lambda: now[0], timer=ManualTimer())
+    return n, targets, now
+
+
+def kinds(post: list[dict], now: list[int]) -> list[tuple[str, str]]:
+    """(kind, firing|resolved) of one post, as Alertmanager reads it at ``now[0]``."""
+    return sorted((a["labels"]["kind"], "resolved" if a["endsAt"] <= format_rfc3339_ms(now[0]) else "firing")
+                  for a in post)
+
+
+async def test_a_clocks_breach_notice_ends_its_at_risk_notice_and_an_exit_leaves_notices_alone() -> None:
+    am = Recorder()
+    n, [t], now = clocked(am)
+    await n.attempt(t)  # up to date
+    n.take(esc("workaround_at_risk", 1, **{**NOTICE, "deadline": "2026-03-02T09:20:00.000Z"}))
+    await n.attempt(t)
+    assert kinds(am.posts[-1], now) == [("workaround_at_risk", "firing")]
+    n.take(esc("workaround_breached", 3, **{**NOTICE, "emitted_at": "2026-03-02T09:10:00.000Z"}))
+    await n.attempt(t)
+    assert kinds(am.posts[-1], now) == [("workaround_at_risk", "resolved"), ("workaround_breached", "firing")]
+    n.take(esc("workaround_at_risk", 1, **NOTICE))  # a late copy of the at-risk notice changes nothing
+    n.take(esc("bizcrit_exited", 0))  # the ticket leaves BizCrit: its ladder ends, its clocks' notices do not
+    n.reassert()
+    await n.attempt(t)
+    assert ("workaround_breached", "firing") in kinds(am.posts[-1], now)
+    assert ("workaround_at_risk", "firing") not in kinds(am.posts[-1], now)
+
+
+async def test_a_notice_ends_by_itself_when_its_news_is_over() -> None:
+    am = Recorder()
+    n, [t], now = clocked(am, notice_lifetime_s=3600)
+    at_risk = esc("resolution_at_risk", 1, ticket="T-2", **{**NOTICE, "deadline": "2026-03-02T09:12:00.000Z"})
+    n.take(at_risk)
+    n.take(esc("next_response_breached", 3, **NOTICE))  # emitted 09:05: ends at 10:05
+    await n.attempt(t)
+    ends = {a["labels"]["kind"]: a["endsAt"] for a in am.posts[-1]}
+    assert ends == {"resolution_at_risk": "2026-03-02T09:12:00.000Z",  # its deadline, before now + 5 min
+                    "next_response_breached": "2026-03-02T09:15:00.000Z"}  # re-asserted while it lasts
+    now[0] = parse_rfc3339_ms("2026-03-02T09:13:00.000Z")
+    n.reassert()
+    await n.attempt(t)
+    assert kinds(am.posts[-1], now) == [("next_response_breached", "firing")]  # the at-risk one has ended
+    now[0] = parse_rfc3339_ms("2026-03-02T10:04:00.000Z")
+    n.reassert()
+    await n.attempt(t)
+    assert am.posts[-1][0]["endsAt"] == "2026-03-02T10:05:00.000Z"  # not a minute past its lifetime
+    now[0] = parse_rfc3339_ms("2026-03-02T10:05:00.000Z")
+    n.reassert()
+    await n.attempt(t)
+    assert am.posts[-1] == [] and len(n.open) == 0
+
+
+async def test_a_notice_read_after_its_news_is_over_is_told_to_nobody() -> None:
+    am = Recorder()
+    n, [t], _ = clocked(am, notice_lifetime_s=60)
+    await n.attempt(t)
+    n.take(esc("resolution_breached", 3, **NOTICE))  # emitted 09:05, over at 09:06; now is 09:10
+    assert await n.attempt(t) is None and len(n.open) == 0
