@@ -113,10 +113,12 @@ def _parser() -> argparse.ArgumentParser:
                                "/runbooks)")
     generate.set_defaults(handler=commands.generate, needs=(GenerateSettings,))
 
-    pol = _command(sub, "policy", "check the policy file; with --severity, when a ticket is due")
+    pol = _command(sub, "policy", "check the policy file; with --severity, a ticket's deadlines")
     pol.add_argument("--policy-file", type=Path, help="default: SLA_POLICY_FILE, else the built-in policy")
     pol.add_argument("--severity", type=int, choices=[1, 2, 3, 4],
-                     help="a ticket of this severity: when it becomes at risk, escalates and breaches")
+                     help="a ticket of this severity: its contract, when each metric becomes at risk and breaches")
+    pol.add_argument("--customer", help="... from this customer id (needs --severity)")
+    pol.add_argument("--contract", help="... whose ticket.created names this contract (needs --severity)")
     pol.add_argument("--product", help="... for this product (needs --severity)")
     pol.add_argument("--fastlane", action="store_true", help="... from a FastLane customer (needs --severity)")
     pol.add_argument("--created", help="... created then (RFC 3339 with an offset; default: now; needs --severity)")
@@ -139,16 +141,19 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--fast", action="store_true", help="as fast as possible (the default without --speedup)")
     rep.set_defaults(handler=commands.replay, needs=(Settings,))
 
-    report = _command(sub, "report", "write a review: Sev1 debrief, DSAT review or SLA report")
-    report.add_argument("kind", choices=["debrief", "dsat", "monthly"],
-                        help="debrief: a day's Sev1 tickets; dsat: a week's unhappy surveys; monthly: the SLA report")
+    report = _command(sub, "report", "write a review, the SLA report or a customer's statement")
+    report.add_argument("kind", choices=["debrief", "dsat", "monthly", "statement"],
+                        help="debrief: a day's Sev1 tickets; dsat: a week's unhappy surveys; monthly: the SLA report; "
+                             "statement: one customer's SLA statement for a month (UTC)")
     when = report.add_mutually_exclusive_group()
     when.add_argument("--date", help="the debrief's day, e.g. 2026-11-28 (default: yesterday)")
     when.add_argument("--week", help="the DSAT review's ISO week, e.g. 2026-W48 (default: last week)")
-    when.add_argument("--month", help="the SLA report's month, e.g. 2026-11 (default: last month)")
+    when.add_argument("--month", help="the SLA report's or the statement's month, e.g. 2026-11 (default: last month)")
+    report.add_argument("--customer", help="statement: the customer's id (the customer_id of its tickets)")
     report.add_argument("--format", choices=["html", "json", "csv"], default="html",
                         help="the file format (default html)")
-    report.add_argument("--out", type=Path, default=Path("reports"), help="directory to write to (default ./reports)")
+    report.add_argument("--out", type=Path,
+                        help="directory to write to (default ./reports); statement: the file (default: stdout)")
     report.add_argument("--timezone", dest="report_timezone",
                         help="the time zone of days, weeks and months (default: SLA_REPORT_TIMEZONE or UTC)")
     report.set_defaults(handler=commands.report, needs=(Settings,))

@@ -194,11 +194,17 @@ def replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def report(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
     from pipeline import reports
     from pipeline.domain.policy import load_policy
     from pipeline.errors import ConfigError
     from pipeline.reports import period
 
+    if args.kind == reports.STATEMENT:
+        return statement(args, settings)
+    if args.customer is not None:
+        raise ConfigError("--customer", f"belongs to the statement, not the {args.kind} report")
     flags = {kind: period.PARAMS[unit] for kind, unit in reports.KINDS.items()}  # debrief: date (--date), ...
     given = {kind: getattr(args, flag) for kind, flag in flags.items()}
     for kind, value in given.items():
@@ -213,13 +219,47 @@ def report(args: argparse.Namespace, settings: Settings) -> int:
         return span, await reports.rendered(args.kind, span, settings, policy, args.format)
 
     span, files = asyncio.run(make())
-    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out or Path("reports")
+    out.mkdir(parents=True, exist_ok=True)
     for suffix, text in files.items():
-        path = args.out / f"{args.kind}-{span.label}.{suffix}"
+        path = out / f"{args.kind}-{span.label}.{suffix}"
         path.write_text(text, encoding="utf-8")
         print(path)
     print(f"{args.kind} {span.label} ({settings.report_timezone}): made in {time.monotonic() - started:.1f} s",
           file=sys.stderr)
+    return 0
+
+
+def statement(args: argparse.Namespace, settings: Settings) -> int:
+    """``report statement --customer ID [--month YYYY-MM]``: one file (``--out``), else standard output."""
+    from pipeline import reports
+    from pipeline.domain.policy import load_policy
+    from pipeline.errors import ConfigError
+
+    for flag in ("date", "week"):
+        if getattr(args, flag) is not None:
+            raise ConfigError(f"--{flag}", "belongs to the debrief or dsat report, not statement (it takes --month)")
+    if not (args.customer or "").strip():
+        raise ConfigError("--customer", "the statement is one customer's: give its id, e.g. --customer C-0042")
+    policy = load_policy(settings.policy_file)
+    started = time.monotonic()
+
+    async def make() -> tuple[str, dict[str, str]]:
+        now = await reports.judging_now(settings, int(time.time() * 1000))
+        span = reports.statement_month(args.month, now)
+        return span.label, await reports.rendered_statement(args.customer.strip(), span, settings, policy, args.format)
+
+    label, files = asyncio.run(make())
+    (text,) = files.values()  # html, json, or csv: one table
+    if args.out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+        print(args.out)
+    print(f"statement of {args.customer.strip()} for {label} ({reports.STATEMENT_ZONE}): made in "
+          f"{time.monotonic() - started:.1f} s", file=sys.stderr)
     return 0
 
 

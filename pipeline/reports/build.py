@@ -4,7 +4,9 @@
 - :func:`dsat_review`: the weekly review of every Neutral or worse survey, its drivers per customer
   segment, the trend against the previous weeks and the owners' counts.
 - :func:`monthly`: IRT compliance per severity and product against the goal, TTW and TTR percentiles,
-  BizCrit rungs and the time spent in each, and the stack rank.
+  BizCrit rungs and the time spent in each, and the stack rank; with a policy that defines contracts,
+  compliance per contract, judged metric and severity against each contract's goal (:mod:`.judged`).
+- :func:`pipeline.reports.statement.statement` (its own module): one customer's monthly SLA statement.
 
 Inputs are the decoded records of the topics (events, ``sla.outcomes``, ``sla.escalations``,
 ``sla.dsat_reviews``, engineer facts); outputs are plain JSON-ready dicts that the renderers (HTML, JSON,
@@ -27,6 +29,7 @@ from pipeline.domain.engineers import EngineerState, Fact, stack_rank
 from pipeline.domain.policy import Policy
 from pipeline.domain.records import DsatReview, Escalation, Outcome
 from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from pipeline.reports import judged
 from pipeline.reports.period import Period
 
 TREND_WEEKS = 4  # previous weeks beside the reviewed one in the DSAT trend
@@ -149,6 +152,8 @@ def monthly(period: Period, outcomes: Iterable[Outcome], escalations: Iterable[E
         return out
 
     escs = [e for e in {e.escalation_id: e for e in escalations}.values() if period.counts(ms(e.emitted_at))]
+    # a policy without contracts: the report of v2, key for key
+    contracts = {"contracts": judged.per_contract(outs, policy)} if policy.uses_contracts else {}
     return {
         "report": "monthly",
         "period": period_doc(period),
@@ -160,6 +165,7 @@ def monthly(period: Period, outcomes: Iterable[Outcome], escalations: Iterable[E
         "agent_ttr": spread("ttr", "agent_value_seconds"),
         "bizcrit": _rung_times(escs, escalations, period),
         "stack_rank": _stack_rank(facts, period, policy),
+        **contracts,
     }
 
 

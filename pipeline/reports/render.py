@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from pipeline.domain import words
 from pipeline.domain.timefmt import parse_rfc3339_ms
 from pipeline.reports.build import short_duration as _dur
 
@@ -30,6 +31,7 @@ text-align:left;vertical-align:top}th{background:#f4f6f7}td.n{text-align:right;f
 .bad{color:#c0392b;font-weight:600}.good{color:#1e8449}.tiles{display:flex;flex-wrap:wrap;gap:.8em;margin:1em 0}
 .tile{border:1px solid #d5d8dc;border-radius:6px;padding:.5em .9em;min-width:8em}.tile b{display:block;font-size:1.5em}
 .chart svg{max-width:100%;height:auto}.empty{color:#566573;font-style:italic}
+@media print{body{margin:0;max-width:none;font-size:10pt}h2,h3{break-after:avoid}tr{break-inside:avoid}}
 """
 
 
@@ -67,6 +69,8 @@ def tables(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             "trend": report["trend"],
             "owners": report["owners"],
         }
+    if kind == "statement":
+        return {"statement": statement_rows(report)}
     irt = report["irt"]
     compliance = [{"scope": "overall", "key": "all", **irt["overall"]}]
     compliance += [{"scope": "severity", "key": k, **v} for k, v in irt["by_severity"].items()]
@@ -78,8 +82,45 @@ def tables(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
               for sev, row in report[metric].items()]
     rungs = [{"rung": name, **row} for name, row in report["bizcrit"]["rungs"].items()]
     rank = report["stack_rank"]
+    contracts = {"contract_compliance": [
+        {"contract": name, "metric": metric, "severity": sev, **row}
+        for name, metrics in report["contracts"].items() for metric, m in metrics.items()
+        for sev, row in [("all", m["overall"]), *m["by_severity"].items()]]} if "contracts" in report else {}
     return {"irt_compliance": compliance, "percentiles": spread, "bizcrit_rungs": rungs,
-            "stack_rank": rank["ranked"] + rank["unranked"]}
+            "stack_rank": rank["ranked"] + rank["unranked"], **contracts}
+
+
+_STATEMENT_COLUMNS = ("customer_id", "month", "line", "contract", "metric", "severity", "ticket_id", "target_seconds",
+                      "goal", "decided", "met", "breached", "ratio", "meets_goal", "actual", "counted_seconds",
+                      "paused_seconds", "decided_at", "used", "allowed")
+
+
+def statement_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """A statement as one table, a ``line`` per row: ``compliance`` (per metric, severity ``all``, then per
+    severity), ``allowance`` and ``breach``; the columns a line has no value for are empty."""
+    rows: list[dict[str, Any]] = []
+
+    def add(**values: Any) -> None:
+        rows.append({c: values.get(c) for c in _STATEMENT_COLUMNS}
+                    | {"customer_id": report["customer_id"], "month": report["period"]["label"]})
+
+    counts = ("goal", "decided", "met", "breached", "ratio", "meets_goal")
+    for section in report["contracts"]:
+        name = section["contract"]
+        for c in section["compliance"]:
+            add(line="compliance", contract=name, metric=c["metric"], severity="all",
+                paused_seconds=c["paused_seconds"], **{k: c[k] for k in counts})
+            for sev, row in c["by_severity"].items():
+                add(line="compliance", contract=name, metric=c["metric"], severity=sev, **{k: row[k] for k in counts})
+        a = section["allowance"]
+        if a is not None:
+            add(line="allowance", contract=name, severity=" ".join(str(s) for s in a["severities"]), used=a["used"],
+                allowed=a["allowed"])
+        for b in section["breaches"]:
+            add(line="breach", contract=name, **{k: b[k] for k in ("metric", "severity", "ticket_id", "target_seconds",
+                                                                   "actual", "counted_seconds", "paused_seconds",
+                                                                   "decided_at")})
+    return rows
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
@@ -170,6 +211,8 @@ def html(report: dict[str, Any]) -> str:
         return _debrief_html(report)
     if kind == "dsat":
         return _dsat_html(report)
+    if kind == "statement":
+        return _statement_html(report)
     return _monthly_html(report)
 
 
@@ -260,6 +303,9 @@ def _monthly_html(r: dict[str, Any]) -> str:
     if irt["by_calendar"]:  # only with business-hours calendars in the policy
         body.append("<h2>IRT compliance per calendar</h2>")
         body.append(_table(head, rows(irt["by_calendar"], ""), ""))
+    if "contracts" in r:
+        body.append("<h2>Compliance per contract and metric</h2>")
+        body.append(_contract_table(r["contracts"]))
     body.append("<h2>Time to workaround and to resolution</h2>")
     body.append(_table(["", "severity", "count", "p50", "p90", "p99"],
                        [[name, f"Sev{sev}", row["count"], _dur(row["p50"]), _dur(row["p90"]), _dur(row["p99"])]
@@ -278,3 +324,69 @@ def _monthly_html(r: dict[str, Any]) -> str:
                          x["surveys"], x["samples"]] for x in rank["ranked"] + rank["unranked"]],
                        "No engineer activity in the window."))
     return _page(f"Monthly SLA report {r['period']['label']}", _sub(r), body)
+
+
+def _met_cell(row: dict[str, Any]) -> str:
+    good = row["meets_goal"]
+    cls = "good" if good else "bad" if good is False else ""
+    count = f' <span class="sub">({row["met"]} of {row["decided"]})</span>' if row["decided"] else ""
+    return f'<td class="n {cls}">{_pct(row["ratio"])}{count}</td>'
+
+
+def _contract_table(contracts: dict[str, Any]) -> str:
+    """Per contract and metric: met % per severity and overall, each against the contract's goal."""
+    sevs = sorted({s for metrics in contracts.values() for m in metrics.values() for s in m["by_severity"]})
+    return _table(["contract", "metric", *(f"Sev{s}" for s in sevs), "all", "goal"],
+                  [[name, metric, *(_met_cell(m["by_severity"][s]) if s in m["by_severity"] else "<td>-</td>"
+                                    for s in sevs), _met_cell(m["overall"]), _pct(m["goal"])]
+                   for name, metrics in contracts.items() for metric, m in metrics.items()],
+                  "No contract judged anything this month.")
+
+
+def _words(seconds: float | None) -> str:
+    """A statement's durations as its contract's targets are worded (``2 h``, ``7 min 30 s``); ``-`` for none."""
+    return "-" if not seconds else words.duration(round(seconds * 1000))
+
+
+def _statement_html(r: dict[str, Any]) -> str:
+    s = r["summary"]
+    title = f"SLA statement: {r['customer_id']}, {r['period']['label']}"
+    body = [_tiles([("outcomes judged", str(s["decided"]), None), ("breaches", str(s["breaches"]), s["breaches"] == 0),
+                    ("contracts", ", ".join(s["contracts"]) or "-", None)])]
+    if not r["contracts"]:
+        body.append('<p class="empty">No ticket of this customer was judged in this month.</p>')
+    for c in r["contracts"]:
+        body.append(f"<h2>Contract {escape(c['contract'])}</h2>")
+        if c["requested_contracts"]:
+            body.append(f'<p class="sub">Some tickets named a plan this policy does not define '
+                        f'({escape(", ".join(c["requested_contracts"]))}) and were judged under this contract.</p>')
+        if not c["in_policy"]:
+            body.append('<p class="sub">This contract is not in the current policy: its targets are shown per '
+                        'breach only.</p>')
+        else:
+            body.append(f"<p>{escape(c['terms']['words'])}</p>")
+            body.append("<h3>Targets</h3>")
+            body.append(_table(["", *(f"Sev{n}" for n in range(1, 5)), "goal"],
+                               [[t["name"], *("-" if x is None else x["words"] for x in t["by_severity"].values()),
+                                 _pct(t["goal"])] for t in c["targets"]], ""))
+        body.append("<h3>Compliance</h3>")
+        paused = any(x["paused_seconds"] for x in c["compliance"])
+        body.append(_table(["", "judged", "met", "breached", "met %", "goal",
+                            *(["waiting on you (not counted)"] if paused else [])],
+                           [[x["name"], x["decided"], x["met"], x["breached"], _met_cell(x), _pct(x["goal"]),
+                             *([_words(x["paused_seconds"])] if paused else [])] for x in c["compliance"]], ""))
+        a = c["allowance"]
+        if a is not None:
+            cls = "bad" if a["over"] else "good"
+            over = ", over the allowance" if a["over"] else ""
+            body.append(f'<p>Critical incidents this month: <b class="{cls}">{a["used"]} used of {a["allowed"]} '
+                        f'allowed</b>{over} <span class="sub">(counted: {escape(a["counted"])})</span></p>')
+        body.append("<h3>Breaches</h3>")
+        body.append(_table(["ticket", "severity", "metric", "target", "actual", "paused (waiting on you)",
+                            "decided at (UTC)"],
+                           [[b["ticket_id"], f"Sev{b['severity']}", b["name"], _words(b["target_seconds"]),
+                             b["actual"], _words(b["paused_seconds"]), b["decided_at"]]
+                            for b in c["breaches"]], "None: every target was met."))
+    if r["policies"]:
+        body.append(f'<p class="sub">Judged under policy {escape(", ".join(r["policies"]))}.</p>')
+    return _page(title, _sub(r), body)

@@ -1,6 +1,7 @@
 """The worker's web pages: ``/metrics`` for Prometheus, ``/healthz`` and ``/readyz`` for orchestrators,
 ``/runbooks`` for people, and the private pages (``/stackrank``: people's performance; ``/reports/...``:
-customers' data; the coming ``/tickets/<id>`` too), which answer only through :func:`private`.
+customers' data, a customer's SLA statement (``/reports/statement``) among them; the coming
+``/tickets/<id>`` too), which answer only through :func:`private`.
 
 Faust's own ``/table`` and ``/router`` views are switched off in the app factory: they serve table
 contents (ticket state) and the cluster's layout to anyone who reaches the port.
@@ -105,7 +106,7 @@ def register(app: faust.App, metrics: Metrics, view: EngineerView, *, ready: Cal
 
     app.page("/stackrank")(private(access, stackrank_page))
     if reports is not None:
-        for kind in ("debrief", "dsat", "monthly"):
+        for kind in ("debrief", "dsat", "monthly", "statement"):
             _report_page(app, kind, reports, access)
 
     @app.page("/runbooks")

@@ -151,3 +151,93 @@ def test_an_empty_period_is_an_honest_empty_report_not_an_error(broker: Broker, 
     wrong = subprocess.run([*CLI, "report", "dsat", "--date", "2026-03-03"], env=env, cwd=ROOT,
                            capture_output=True, text=True, timeout=60, check=False)
     assert wrong.returncode == 2 and "--date: belongs to the debrief report, not dsat" in wrong.stderr
+
+
+STATEMENT_POLICY = """\
+[contracts.gold]
+goal = 0.99
+goals = { resolution = 0.95 }
+pause_while_waiting = ["resolution"]
+critical_incidents_per_month = 2
+[contracts.gold.targets_minutes]
+irt           = { 1 = 10, 2 = 30, 3 = 120, 4 = 480 }
+next_response = { 1 = 30, 2 = 120, 3 = 480 }
+workaround    = { 1 = 240, 2 = 1440 }
+resolution    = { 1 = 1440, 2 = 4320, 3 = 10080 }
+
+[contracts.standard]
+fastlane_multiplier = 1
+goals = { resolution = 0.9 }
+[contracts.standard.targets_minutes]
+irt        = { 1 = 15, 2 = 60 }
+resolution = { 2 = 7200, 3 = 14400 }
+
+[contract_for]
+default = "standard"
+"""
+
+
+async def test_a_customer_statement_from_the_topics_equals_the_pure_one_and_opens_in_a_browser(
+    broker: Broker, topics: Topics, worker_factory, tmp_path: Path,
+) -> None:
+    from pipeline.domain.policy import load_policy
+    from pipeline.reports import statement
+    from tests.integration.conftest import produce
+    from tests.unit.test_statement import march
+
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text(STATEMENT_POLICY)
+    policy = load_policy(policy_file)
+    token = tmp_path / "token"
+    token.write_text("s3cret-token\n")
+    worker = worker_factory(SLA_CLOCK="event", SLA_POLICY_FILE=str(policy_file),
+                            SLA_REPORTS_TOKEN_FILE=str(token)).start()  # it makes the topics, as in production
+    records = march()  # hand-made outcome records of customer GOLD-1 (and others), published as the pipeline does
+    for o in records:
+        await produce(broker.bootstrap, topics.outcomes, [(o.ticket_id.encode(), o.encode())],
+                      timestamp_ms=parse_rfc3339_ms(o.decided_at))
+    judged = max(parse_rfc3339_ms(o.decided_at) for o in records)  # the clock that judges, as the topics show it
+    want = statement.statement(period.parse("month", "2026-03", "UTC", judged), "GOLD-1", records, policy)
+    assert [c["contract"] for c in want["contracts"]] == ["gold", "standard"] and want["summary"]["breaches"] == 4
+
+    env = {**os.environ, **topics.env(), "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "SLA_CLOCK": "event",
+           "SLA_POLICY_FILE": str(policy_file)}
+    files = {}
+    for fmt in ("json", "csv", "html"):
+        files[fmt] = tmp_path / f"GOLD-1-2026-03.{fmt}"
+        done = subprocess.run([*CLI, "report", "statement", "--customer", "GOLD-1", "--month", "2026-03",
+                               "--format", fmt, "--out", str(files[fmt])], env=env, cwd=ROOT, capture_output=True,
+                              text=True, timeout=180, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert orjson.loads(files["json"].read_bytes()) == want
+    assert files["csv"].read_text().startswith("customer_id,month,line,contract,metric,severity,ticket_id,")
+
+    # the same from the worker's page, behind the reports token
+    url = f"http://127.0.0.1:{worker.port}/reports/statement?customer=GOLD-1&month=2026-03&format=json"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=60)
+    assert refused.value.code == 401
+    with urllib.request.urlopen(f"{url}&token=s3cret-token", timeout=120) as resp:
+        assert orjson.loads(resp.read()) == want
+
+    if browser.chromium() is None:
+        pytest.fail("chromium is missing: scripts/bootstrap.sh test installs it")
+    seen = await browser.view(files["html"].as_uri(), probe="""
+        ({h2: Array.from(document.querySelectorAll('h2')).map(h => h.textContent),
+          breaches: Array.from(document.querySelectorAll('table')).filter(t => t.rows[0].cells[0].textContent
+                      === 'ticket').map(t => t.rows.length - 1),
+          widest: Math.max(...Array.from(document.querySelectorAll('table')).map(t => t.scrollWidth)),
+          page: document.documentElement.clientWidth})""")
+    assert seen.errors == [], seen.errors
+    assert seen.title == "SLA statement: GOLD-1, 2026-03"
+    assert seen.probe["h2"] == ["Contract gold", "Contract standard"]
+    assert seen.probe["breaches"] == [4]  # standard had none: its section says so instead of an empty table
+    assert seen.probe["widest"] <= seen.probe["page"]  # nothing runs off the page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "statement.png"
+    shot.write_bytes(seen.screenshot)
+    if os.environ.get("SLA_UPDATE_SCREENSHOTS") == "1":
+        from PIL import Image
+
+        Image.open(shot).convert("P", palette=Image.Palette.ADAPTIVE, colors=256).save(
+            ROOT / "docs" / "reports" / "statement.png", optimize=True)

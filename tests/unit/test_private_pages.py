@@ -19,7 +19,8 @@ from pipeline.settings import Settings
 from pipeline.worker import web
 
 TOKEN = "s3cret-token-42"
-PRIVATE = ["/stackrank?window=7d", "/reports/debrief?date=2026-03-02", "/reports/dsat", "/reports/monthly"]
+PRIVATE = ["/stackrank?window=7d", "/reports/debrief?date=2026-03-02", "/reports/dsat", "/reports/monthly",
+           "/reports/statement?customer=C1&month=2026-03"]
 OPEN = ["/metrics", "/healthz", "/readyz", "/runbooks"]
 _ids = itertools.count()
 
