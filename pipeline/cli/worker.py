@@ -59,7 +59,7 @@ def run_worker(settings: Settings) -> int:
     ))
     partitions = counts[settings.topic_events]
     names = (settings.topic_dlq, settings.topic_outcomes, settings.topic_escalations, settings.topic_dsat,
-             settings.topic_ticks, settings.topic_facts)
+             settings.topic_ticks, settings.topic_facts, settings.topic_incidents)
     others = dict.fromkeys(names, partitions)
     counts = loop.run_until_complete(ensure_topics(
         settings.kafka, others, replication_factor=settings.replication_factor,
@@ -72,7 +72,7 @@ def run_worker(settings: Settings) -> int:
         settings.kafka, dict.fromkeys(changelogs, partitions), replication_factor=settings.replication_factor,
         configs={name: {"cleanup.policy": "compact"} for name in changelogs},
     )))
-    for internal in (settings.topic_ticks, settings.topic_facts, *changelogs):
+    for internal in (settings.topic_ticks, settings.topic_facts, settings.topic_incidents, *changelogs):
         if counts[internal] != partitions:
             raise PipelineError(
                 f"topic {internal} has {counts[internal]} partitions but {settings.topic_events} has "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from pipeline.domain import bizcrit, engineers, notices, sla
+from pipeline.domain import allowances, bizcrit, engineers, notices, sla
 from pipeline.domain.events import DSAT_RATINGS, Event
 from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState
@@ -21,11 +21,14 @@ class Step:
     escalations: list[bizcrit.Escalation] = dataclasses.field(default_factory=list)
     facts: list[engineers.Fact] = dataclasses.field(default_factory=list)
     dsat: list[Event] = dataclasses.field(default_factory=list)  # neutral/dissatisfied surveys to review
+    incidents: list[allowances.Incident] = dataclasses.field(default_factory=list)  # keyed by customer
 
 
 def create(state: TicketState, event: Event, policy: Policy) -> Step:
     sla.create(state, event, policy)
-    return Step([], bizcrit.step(state, event.occurred_at, policy, changed=True, cause=event))
+    incident = allowances.incident_for(state, policy)  # the severity at creation counts (rule 8)
+    return Step([], bizcrit.step(state, event.occurred_at, policy, changed=True, cause=event),
+                incidents=[incident] if incident is not None else [])
 
 
 def apply(state: TicketState, event: Event, policy: Policy) -> Step:

@@ -15,7 +15,7 @@ import logging
 import operator
 from collections.abc import Callable
 
-from pipeline.domain import bizcrit, engineers, records, sla
+from pipeline.domain import allowances, bizcrit, engineers, records, sla
 from pipeline.domain.engine import Step
 from pipeline.domain.ticket import Pending, TicketState
 from pipeline.processing.io import SOURCE_EVENTS, SOURCE_TICKS, Emit, Positions, Store
@@ -23,8 +23,10 @@ from pipeline.processing.io import SOURCE_EVENTS, SOURCE_TICKS, Emit, Positions,
 log = logging.getLogger(__name__)
 
 # The outbox's names for the output topics; the one home of this list (the app factory maps each name to
-# its Kafka topic, the metrics count republished outputs per name).
-OUTPUT_TOPICS = ("outcomes", "escalations", "facts", "dsat")
+# its Kafka topic, the metrics count republished outputs per name). "facts" are keyed by engineer and
+# "incidents" (critical tickets counted against an allowance) by customer: internal topics, each read by an
+# agent of its own.
+OUTPUT_TOPICS = ("outcomes", "escalations", "facts", "dsat", "incidents")
 
 
 @functools.cache
@@ -48,6 +50,9 @@ def render(state: TicketState, pending: Pending) -> Emit:
     if pending.topic == "facts":
         fact = engineers.Fact(*pending.value)
         return Emit("facts", fact.engineer_id.encode(), fact.to_bytes())  # re-keyed by engineer
+    if pending.topic == "incidents":
+        incident = allowances.Incident(*pending.value)
+        return Emit("incidents", incident.customer_id.encode(), incident.to_bytes())  # re-keyed by customer
     if pending.topic == "dsat":
         return Emit("dsat", ticket, records.DsatReview.of(state, *pending.value).encode())
     return Emit("outcomes", ticket, records.Outcome.of(state, sla.Decision(*pending.value)).encode())
@@ -63,6 +68,7 @@ class Outbox:
         entries = [
             *(Pending(source, offset, "escalations", _fields(e)) for e in step.escalations),
             *(Pending(source, offset, "facts", _fields(f)) for f in step.facts),
+            *(Pending(source, offset, "incidents", _fields(i)) for i in step.incidents),
             *(Pending(source, offset, "dsat",
                       (s.event_id, s.engineer_id or state.engineer_id, s.rating, s.dsat_reason, s.occurred_at,
                        *((s.comment,) if s.comment is not None else ())))

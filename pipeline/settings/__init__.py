@@ -104,6 +104,12 @@ class Settings(KafkaSettings):
         """The internal topic of engineer facts, read by the engineer agent and the monthly report."""
         return f"{self.app_id}-engineer-facts"
 
+    @property
+    def topic_incidents(self) -> str:
+        """The internal topic of critical incidents keyed by customer, read by the customers agent that counts
+        them against their contract's monthly allowance (contract v3 section 10)."""
+        return f"{self.app_id}-customer-incidents"
+
     def changelog_topics(self, tables: tuple[str, ...]) -> list[str]:
         """The changelog topics of these tables, named as Faust names them."""
         return [f"{self.app_id}-{table}-changelog" for table in tables]

@@ -2,7 +2,9 @@
 ``irt_windows`` table (IRT outcome counts per partition, severity and time bucket).
 
 Both are RocksDB-backed and co-partitioned with ``tickets.events``: a write made while processing a
-record of partition p lands in partition p of the table and of its changelog.
+record of partition p lands in partition p of the table and of its changelog. The ``engineers`` and
+``customers`` tables, declared here too, are keyed by engineer and by customer: each is co-partitioned with the
+internal topic its agent reads (engineer facts, customer incidents).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import faust
 from pipeline.domain.ticket import TicketState
 from pipeline.tables.guard import storage
 
-TABLES = ("tickets", "clocks", "irt_windows", "engineers")  # every table of the worker, each with a changelog
+# every table of the worker, each with a changelog
+TABLES = ("tickets", "clocks", "irt_windows", "engineers", "customers")
 
 
 def declare(app: faust.App, partitions: int) -> TableStore:
@@ -28,6 +31,11 @@ def declare(app: faust.App, partitions: int) -> TableStore:
 def declare_engineers(app: faust.App, partitions: int) -> faust.Table:
     return app.Table("engineers", partitions=partitions, key_type=bytes, value_type=bytes,
                      help="Engineer aggregates (daily buckets) by engineer_id.")
+
+
+def declare_customers(app: faust.App, partitions: int) -> faust.Table:
+    return app.Table("customers", partitions=partitions, key_type=bytes, value_type=bytes,
+                     help="Critical incidents per month against the contract's allowance, by customer_id.")
 
 
 class TableStore:

@@ -12,6 +12,7 @@ import faust
 
 from pipeline import reports
 from pipeline.agents import Progress
+from pipeline.agents import customers as customers_agent
 from pipeline.agents import engineers as engineers_agent
 from pipeline.agents import tickets as tickets_agent
 from pipeline.agents.offsets import CommittedOffsets, register_lag, rewind_uncommitted
@@ -41,6 +42,9 @@ class Pipeline:
     engineers: faust.types.AgentT  # the engineer agent
     engineers_progress: Progress
     engineer_table: faust.Table
+    customers: faust.types.AgentT  # the customers agent (critical-incident allowances)
+    customers_progress: Progress
+    customer_table: faust.Table
     view: EngineerView
     topics: dict[str, faust.TopicT]  # every topic the worker writes, by the outbox's names and "dlq", "ticks"
 
@@ -105,10 +109,13 @@ def create_app(
     source = app.topic(settings.topic_events, ticks_name, **RAW)
     ticks = app.topic(ticks_name, partitions=partitions, internal=True, **RAW)
     facts = app.topic(settings.topic_facts, partitions=partitions, internal=True, **RAW)
+    incidents = app.topic(settings.topic_incidents, partitions=partitions, internal=True, **RAW)
     dlq = app.topic(settings.topic_dlq, **RAW)
     names = {"outcomes": settings.topic_outcomes, "escalations": settings.topic_escalations,
              "dsat": settings.topic_dsat}
-    outputs = {topic: facts if topic == "facts" else app.topic(names[topic], **RAW) for topic in OUTPUT_TOPICS}
+    internal = {"facts": facts, "incidents": incidents}  # read by the engineers and customers agents
+    outputs = {topic: internal[topic] if topic in internal else app.topic(names[topic], **RAW)
+               for topic in OUTPUT_TOPICS}
     ticket_agent = tickets_agent.register(
         app,
         source=source,
@@ -120,13 +127,19 @@ def create_app(
     )
 
     metrics.observe_lag(register_lag(app, settings.topic_events, positions, processor.next_offsets))
-    rewind_uncommitted(app, {settings.topic_events, ticks_name, settings.topic_facts})
+    rewind_uncommitted(app, {settings.topic_events, ticks_name, settings.topic_facts, settings.topic_incidents})
 
     engineers = tickets_tables.declare_engineers(app, partitions)
     engineers_progress = Progress()
     engineer_agent = engineers_agent.register(app, facts=facts, table=engineers, progress=engineers_progress)
     view = EngineerView(policy, event_time=settings.clock == "event")
     metrics.observe_engineers(lambda: _owned_standings(engineers, view, settings.metrics_max_engineers))
+
+    customers = tickets_tables.declare_customers(app, partitions)
+    customers_progress = Progress()
+    customer_agent = customers_agent.register(
+        app, incidents=incidents, table=customers, escalations=outputs["escalations"], progress=customers_progress,
+        notified=lambda esc: metrics.escalations.labels(kind=esc.kind).inc())
 
     @app.task
     async def engineer_view() -> None:
@@ -147,7 +160,9 @@ def create_app(
                  reports=reports.web_handler(settings, policy, wall.now_ms))
     return Pipeline(app=app, settings=settings, processor=processor, metrics=metrics, policy=policy,
                     tickets=ticket_agent, engineers=engineer_agent,
-                    engineers_progress=engineers_progress, engineer_table=engineers, view=view,
+                    engineers_progress=engineers_progress, engineer_table=engineers,
+                    customers=customer_agent, customers_progress=customers_progress, customer_table=customers,
+                    view=view,
                     topics={**outputs, "dlq": dlq, "ticks": ticks})
 
 

@@ -92,4 +92,5 @@ async def test_every_output_topic_of_the_outbox_is_wired_to_a_kafka_topic(tmp_pa
         assert set(w.pipeline.topics) == {*OUTPUT_TOPICS, "dlq", "ticks"}
         names = {name: w.pipeline.topics[name].get_topic_name() for name in OUTPUT_TOPICS}
         assert names == {"outcomes": "sla.outcomes", "escalations": "sla.escalations",
-                         "facts": "sla-pipeline-engineer-facts", "dsat": "sla.dsat_reviews"}
+                         "facts": "sla-pipeline-engineer-facts", "dsat": "sla.dsat_reviews",
+                         "incidents": "sla-pipeline-customer-incidents"}
