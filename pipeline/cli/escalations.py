@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from pipeline.domain.bizcrit import is_notice
 from pipeline.domain.records import Escalation
 from pipeline.kafka.client import KafkaClient
 from pipeline.kafka.tail import Tail
@@ -22,8 +23,8 @@ def line(esc: Escalation) -> str:
     """``2026-03-02T09:12:00Z  PAGE  irt_at_risk L2  T-1  Sev1 automation/C-17  eng E1  reason``."""
     lane = "FL " if esc.fastlane else ""
     who = printable(esc.engineer_id or "unassigned")
-    mark = " PAGE" if esc.paged else _MARK.get(esc.level, "     ")
-    return (f"{printable(esc.emitted_at[:19])}Z {mark}  {esc.kind:<19} L{esc.level}  {printable(esc.ticket_id)}  "
+    mark = " PAGE" if esc.paged else " note" if is_notice(esc.kind) else _MARK.get(esc.level, "     ")
+    return (f"{printable(esc.emitted_at[:19])}Z {mark}  {esc.kind:<22} L{esc.level}  {printable(esc.ticket_id)}  "
             f"{lane}Sev{esc.severity} {printable(esc.product)}/{printable(esc.customer_id)}  eng {who}  "
             f"{printable(esc.reason)}")
 

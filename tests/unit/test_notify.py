@@ -257,6 +257,9 @@ def test_terminal_line_shows_time_mark_rung_ticket_and_reason() -> None:
     text = line(esc("irt_at_risk", 2, fastlane=True, engineer_id="E-4"))
     assert text.startswith("2026-03-02T09:12:00Z  PAGE  irt_at_risk")
     assert "L2  T-1  FL Sev1 automation/C-17  eng E-4  Sev1 ticket T-1" in text
+    # a contract's notice at level 3 is marked a note, not a page, and the longest kind keeps the columns
+    notice = line(esc("next_response_breached", 3))
+    assert notice.startswith("2026-03-02T09:12:00Z  note  next_response_breached L3  T-1")
 
 
 async def test_the_poster_sends_the_credentials_and_tells_a_refusal_from_a_failure(tmp_path) -> None:
