@@ -1,6 +1,7 @@
-"""The demo's live board: what it shows (a :class:`Snapshot` read from a worker's ``/metrics`` and the
-escalations topic) and how it reads (:func:`render`: rich text that wraps long lines to the terminal's
-width instead of cutting them). Pure apart from :func:`scrape`, so the text is testable.
+"""The demo's live board: what it shows (a :class:`Snapshot` read from a worker's ``/metrics``, the
+escalations topic and, under a policy with contracts, the outcomes topic) and how it reads (:func:`render`:
+rich text that wraps long lines to the terminal's width instead of cutting them). Pure apart from
+:func:`scrape`, so the text is testable.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from rich.text import Text
 
 from pipeline.cli.escalations import line as escalation_line
 from pipeline.domain.bizcrit import BOARD_RUNGS
-from pipeline.domain.policy import SEVERITIES
+from pipeline.domain.contracts import DEFAULT
+from pipeline.domain.policy import SEVERITIES, Policy
 from pipeline.domain.records import Escalation
 from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
-from pipeline.domain.words import share_words
+from pipeline.domain.windows import BREACHED, MET
+from pipeline.domain.words import metric_name, share_words
 
 _RUNG_NAMES = dict(zip(BOARD_RUNGS, ("no rung yet", "tier 3", "management", "executive"), strict=True))
 LATEST = 8  # escalations on the board
@@ -42,6 +45,10 @@ class Snapshot:
     urls: dict[str, str] = dataclasses.field(default_factory=dict)
     goal: float = 0.99
     at_risk_share: float = 0.5  # the policy's at_risk_fraction
+    # under contracts: the rows of the compliance per contract and metric, with their goals (see contract_goals),
+    # and the judged outcomes read so far, (contract, metric, outcome) -> count
+    contract_goals: dict[tuple[str, str], float] = dataclasses.field(default_factory=dict)
+    judged: dict[tuple[str, str, str], int] = dataclasses.field(default_factory=dict)
 
     def read(self, samples: dict[tuple[str, tuple], float]) -> None:
         """Take the board's numbers from one scrape of a worker's /metrics."""
@@ -58,6 +65,27 @@ class Snapshot:
                 self.paused[int(lab["severity"])] = value
             elif name == "sla_bizcrit_open_tickets_by_rung":
                 self.bizcrit_by_rung[lab["rung"]] = value
+
+
+def contract_goals(policy: Policy) -> dict[tuple[str, str], float]:
+    """(contract, metric) -> goal for every metric each contract judges, in the policy's order: the board's
+    rows under contracts (none without them). The implicit default contract is a row too when the policy's
+    rules or default can choose it."""
+    names = list(policy.contracts)
+    chosen = {policy.default_contract, *(rule.contract for rule in policy.contract_rules)}
+    if names and DEFAULT in chosen and DEFAULT not in policy.contracts:
+        names.append(DEFAULT)
+    return {(name, metric): contract.goals[metric]
+            for name in names for contract in (policy.contract(name),) for metric in contract.metrics}
+
+
+def count_judged(judged: dict[tuple[str, str, str], int], contract: str | None, metric: str,
+                 outcome: str | None) -> None:
+    """Count one outcome record in ``judged`` if it is a judged one under contracts (met or breached, naming
+    its contract); measurements (TTR, TTW: no outcome) and v2 records (no contract) are not counted."""
+    if contract is not None and outcome in (MET, BREACHED):
+        key = (contract, metric, outcome)
+        judged[key] = judged.get(key, 0) + 1
 
 
 def latest(escalations: list[Escalation], count: int = LATEST) -> list[Escalation]:
@@ -81,6 +109,7 @@ def render(s: Snapshot) -> Group:
             out.append(f"  Sev{sev}  {share:7.2%}  {mark:<10}  {met:,.0f} met, {breached:,.0f} breached")
         else:
             out.append(f"  Sev{sev}        -              no ticket decided yet")
+    out.extend(_contract_lines(s))
     out.append("")
     risky = "  ".join(f"Sev{sev} {s.at_risk.get(sev, 0):,.0f}" for sev in SEVERITIES)
     out.append(f"At risk now (unanswered, {share_words(s.at_risk_share)} the budget used):  {risky}")
@@ -98,6 +127,29 @@ def render(s: Snapshot) -> Group:
     links = [f"{name:>{width}}: {url}" for name, url in s.urls.items()]
     return Group(*(_line(text) for text in out), *(_line(text, indent=2) for text in lines), _line(""),
                  *(_line(text) for text in links), _line("Ctrl-C stops everything."))
+
+
+def _contract_lines(s: Snapshot) -> list[str]:
+    """Compliance per contract and metric since the demo started: met / (met + breached) beside the goal."""
+    rows = list(s.contract_goals)
+    rows += sorted({(c, m) for c, m, _ in s.judged} - set(rows))  # a contract the policy did not list
+    if not rows:
+        return []
+    cw = max(len(c) for c, _ in rows)
+    mw = max(len(metric_name(m)) for _, m in rows)
+    out = ["", "Compliance per contract and metric, outcomes so far:"]
+    for contract, metric in rows:
+        met, breached = s.judged.get((contract, metric, MET), 0), s.judged.get((contract, metric, BREACHED), 0)
+        goal = s.contract_goals.get((contract, metric))
+        goal_text = f"goal {goal * 100:g}%" if goal is not None else "no goal in the policy"
+        head = f"  {contract:<{cw}}  {metric_name(metric):<{mw}}"
+        if met + breached:
+            share = met / (met + breached)
+            mark = "" if goal is None else "ok" if share >= goal else "BELOW GOAL"
+            out.append(f"{head}  {share:7.2%}  {mark:<10}  {met:,} met, {breached:,} breached   {goal_text}")
+        else:
+            out.append(f"{head}        -              no outcome yet   {goal_text}")
+    return out
 
 
 def _line(text: str, indent: int = 0) -> Padding:

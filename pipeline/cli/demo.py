@@ -2,12 +2,14 @@
 
 It starts the embedded Kafka broker, a worker (event-time clock), the notifier, Alertmanager (with a
 webhook receiver inside the demo standing in for on-call), Prometheus with the shipped rules, and the
-simulator at a speed-up where breaches and escalations appear within a minute. The board shows IRT
-compliance per severity against the goal, tickets at risk, open BizCrit tickets by rung, the latest
-escalations, pages delivered, events per second, and links to the worker's pages. The private ones
-(stack rank, reports) need a token: the demo writes a random one to a file only its user can read, gives
-it to the worker (``SLA_REPORTS_TOKEN_FILE``) and puts it in the board's links (``?token=``: a browser
-cannot send a header from a link). Ctrl-C stops everything it started.
+simulator at a speed-up where breaches and escalations appear within a minute. It runs under
+``SLA_POLICY_FILE`` if set, else under the shipped policy example (copied into its folder), whose SLA
+contracts the simulator's customers name. The board shows IRT compliance per severity against the goal,
+compliance per contract and metric (from the outcomes topic) beside each goal, tickets at risk, open
+BizCrit tickets by rung, the latest escalations, pages delivered, events per second, and links to the
+worker's pages. The private ones (stack rank, reports) need a token: the demo writes a random one to a
+file only its user can read, gives it to the worker (``SLA_REPORTS_TOKEN_FILE``) and puts it in the
+board's links (``?token=``: a browser cannot send a header from a link). Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -33,12 +35,12 @@ from rich.console import Console
 from rich.live import Live
 
 from pipeline import resources
-from pipeline.cli.board import Snapshot, render, scrape
+from pipeline.cli.board import Snapshot, contract_goals, count_judged, render, scrape
 from pipeline.cli.ports import port_free
 from pipeline.cli.signals import stop_on_signals
 from pipeline.domain.calendar import local_day
-from pipeline.domain.policy import load_policy
-from pipeline.domain.records import Escalation
+from pipeline.domain.policy import Policy, load_policy
+from pipeline.domain.records import Escalation, Outcome
 from pipeline.errors import PipelineError
 from pipeline.kafka.embedded import EmbeddedKafka
 from pipeline.kafka.tail import Tail
@@ -118,10 +120,30 @@ def board_links(at: dict[str, str], token: str, judged_ms: int, zone: str) -> di
             "Alertmanager": f"http://{at['alertmanager']}"}
 
 
+def demo_policy_file(settings: Settings, workdir: Path) -> Path:
+    """The policy the demo runs under: ``SLA_POLICY_FILE`` if set, else a copy of the shipped example in the
+    demo's folder (it defines SLA contracts, so the demo shows them; the copy has the example's bytes, so
+    outcomes name the example's digest)."""
+    if settings.policy_file is not None:
+        return settings.policy_file
+    path = workdir / "policy.toml"
+    path.write_bytes(resources.read_bytes(resources.POLICY_EXAMPLE))
+    return path
+
+
+def demo_policy(settings: Settings) -> Policy:
+    """The policy :func:`demo_policy_file` names, read before anything starts (a bad file stops the demo)."""
+    if settings.policy_file is not None:
+        return load_policy(settings.policy_file)
+    with resources.as_file(resources.resource(resources.POLICY_EXAMPLE)) as example:
+        return load_policy(example)
+
+
 def demo_start(now_ms: int) -> int:
     """The simulated start: the latest Tuesday 09:00 UTC before ``now_ms``. A fixed hour of the week makes
     the demo the same at any wall-clock time (seed and profile fixed): a busy morning, whose first Sev1
-    is at risk about ten seconds into the run at x300. Started at night, the first came after a minute."""
+    is at risk within 20 s at x300, under the shipped example (about 16 s) and under a policy without
+    contracts (about 9 s). Started at night, the first came after a minute."""
     week = 7 * DAY
     tuesday_9 = 5 * DAY + 9 * HOUR  # 1970-01-01 was a Thursday: +5 days is a Tuesday
     return now_ms - (now_ms - tuesday_9) % week
@@ -131,13 +153,14 @@ class Demo:
     def __init__(self, config: DemoConfig, settings: Settings, out: TextIO = sys.stdout) -> None:
         self.config = config
         self.settings = settings
-        self.policy = load_policy(settings.policy_file)
+        self.policy = demo_policy(settings)
         self.out = out
         self.procs: dict[str, subprocess.Popen] = {}
         self.broker: EmbeddedKafka | None = None
         self.stopping = asyncio.Event()
         self.pages = 0
         self.escalations: collections.deque[Escalation] = collections.deque(maxlen=50)
+        self.judged: dict[tuple[str, str, str], int] = {}  # (contract, metric, outcome) -> outcomes read
         self.stats = PlayStats()
         self.token = ""  # of the worker's private pages: made at start
 
@@ -180,6 +203,8 @@ class Demo:
         self._check_tools_and_ports()
         prepare_workdir(c.workdir)
         token_file, self.token = write_token(c.workdir)
+        policy_file = demo_policy_file(self.settings, c.workdir)
+        self.policy = load_policy(policy_file)  # the bytes the worker reads
         self.say(f"starting Kafka {c.kafka_version} on {at['kafka']} ...")
         self.broker = EmbeddedKafka(home=c.workdir / "kafka", version=c.kafka_version, port=c.ports["kafka"],
                                     controller_port=c.ports["kafka-controller"])
@@ -187,7 +212,8 @@ class Demo:
         bootstrap = self.broker.bootstrap
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SLA_CLOCK": "event",
                "SLA_DATA_DIR": str(c.workdir / "worker"), "SLA_WEB_PORT": str(c.ports["web"]),
-               "SLA_RUNBOOK_BASE_URL": f"http://{at['web']}/runbooks", "SLA_REPORTS_TOKEN_FILE": str(token_file)}
+               "SLA_RUNBOOK_BASE_URL": f"http://{at['web']}/runbooks", "SLA_REPORTS_TOKEN_FILE": str(token_file),
+               "SLA_POLICY_FILE": str(policy_file.resolve())}
         for older in ("SLA_STACKRANK_TOKEN_FILE", "SLA_REPORTS_OPEN"):  # the demo's token decides, alone
             env.pop(older, None)
         self.say("starting a worker (event-time clock, driven by the simulator's heartbeats) ...")
@@ -237,6 +263,7 @@ class Demo:
         app.router.add_post("/oncall", hook)  # pages: counted on the board
         app.router.add_post("/noc", _ok)      # warnings: the NOC sees them on the board already
         app.router.add_post("/deadmansswitch", _ok)  # the always-firing watchdog
+        app.router.add_post("/{receiver}", _ok)  # any other receiver of the shipped routing (notices: warnings)
         self._webhook = web.AppRunner(app)
         await self._webhook.setup()
         await web.TCPSite(self._webhook, "127.0.0.1", self.config.ports["webhook"]).start()
@@ -247,6 +274,13 @@ class Demo:
             while not self.stopping.is_set():
                 self.escalations.extend(Escalation.decode(r.value) for r in await tail.records())
 
+    async def _follow_outcomes(self, bootstrap: str) -> None:
+        async with Tail(bootstrap, self.settings.topic_outcomes) as tail:
+            while not self.stopping.is_set():
+                for record in await tail.records():
+                    outcome = Outcome.decode(record.value)
+                    count_judged(self.judged, outcome.contract, outcome.metric, outcome.outcome)
+
     async def run(self) -> None:
         c = self.config
         at = c.addresses()
@@ -256,7 +290,9 @@ class Demo:
         source = simulated_events(profile, c.seed, start, policy=self.policy)
         sim = asyncio.create_task(play(self.broker.bootstrap, self.settings.topic_events, source, start_ms=start,
                                        speedup=c.speedup, stopping=self.stopping, stats=self.stats))
-        follower = asyncio.create_task(self._follow_escalations(self.broker.bootstrap))
+        followers = [asyncio.create_task(self._follow_escalations(self.broker.bootstrap))]
+        if self.policy.uses_contracts:  # v2 outcomes name no contract: nothing to count
+            followers.append(asyncio.create_task(self._follow_outcomes(self.broker.bootstrap)))
         last = (time.monotonic(), 0.0)
         # On a terminal rich redraws the board in place, wrapped to its width; elsewhere (a log, a test) each
         # frame is appended, its lines whole.
@@ -287,14 +323,15 @@ class Demo:
             if live is not None:
                 live.stop()
             self.stopping.set()
-            for task in (sim, follower):
+            for task in (sim, *followers):
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await asyncio.wait_for(task, 10)
 
     def _snapshot(self, urls: dict[str, str]) -> Snapshot:
         snap = Snapshot(sim_now_ms=self.stats.sim_now_ms, speedup=self.config.speedup, urls=urls,
                         escalations=list(self.escalations), pages_delivered=self.pages, goal=self.policy.irt_goal,
-                        at_risk_share=self.policy.at_risk_fraction)
+                        at_risk_share=self.policy.at_risk_fraction, contract_goals=contract_goals(self.policy),
+                        judged=dict(self.judged))
         with contextlib.suppress(OSError):
             snap.read(scrape(urls["metrics"]))
         return snap

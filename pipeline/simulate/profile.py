@@ -1,4 +1,5 @@
-"""Simulator profiles (TOML): volumes, severity mix, rhythm, engineers and lifecycle shares."""
+"""Simulator profiles (TOML): volumes, severity mix, rhythm, engineers, lifecycle shares, and the plans
+customers name on their tickets (read only under a policy with contracts)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 from pipeline import resources
+from pipeline.domain.events import MAX_CONTRACT_CHARS as MAX_PLAN_CHARS
 from pipeline.errors import ConfigError
 
 
@@ -17,6 +19,8 @@ class Product:
     severity_mix: tuple[float, float, float, float]
     fastlane_share: float
     customers: int
+    # (plan, share of this product's customers whose tickets name it in ``contract``); the rest name none
+    plans: tuple[tuple[str, float], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,8 +52,12 @@ def load_profile(path: Path | None = None) -> Profile:
         need(len(mix) == 4 and abs(sum(mix) - 1) < 1e-6, f"products[{i}].severity_mix",
              "must be 4 shares adding up to 1")
         need(float(p.get("tickets_per_month", -1)) >= 0, f"products[{i}].tickets_per_month", "must be a number >= 0")
+        plans = tuple((str(name), float(share)) for name, share in p.get("plans", {}).items())
+        need(all(1 <= len(name) <= MAX_PLAN_CHARS and 0 <= share <= 1 for name, share in plans)
+             and sum(share for _, share in plans) <= 1 + 1e-9, f"products[{i}].plans",
+             f"must map plan names (1-{MAX_PLAN_CHARS} characters) to shares of customers adding up to at most 1")
         products.append(Product(str(p["name"]), float(p["tickets_per_month"]), mix,  # type: ignore[arg-type]
-                                float(p.get("fastlane_share", 0)), int(p.get("customers", 100))))
+                                float(p.get("fastlane_share", 0)), int(p.get("customers", 100)), plans))
     need(bool(products), "products", "must list at least one product")
     rhythm = doc.get("rhythm", {})
     hourly = tuple(float(x) for x in rhythm.get("hourly", [1.0] * 24))

@@ -1,6 +1,8 @@
 """The demo is the same at any wall-clock time: it plays a fixed hour of the week, whose first escalation
-comes within seconds at the demo's speed-up. Its board lists escalations in time order, wraps long lines,
-and links to the private pages with the token the demo gave its worker."""
+comes within seconds at the demo's speed-up. It runs under the shipped policy example unless told otherwise,
+so it shows contracts. Its board lists escalations in time order, wraps long lines, shows compliance per
+contract and metric beside each goal, and links to the private pages with the token the demo gave its
+worker."""
 
 from __future__ import annotations
 
@@ -14,11 +16,20 @@ import yaml
 from rich.console import Console
 
 from pipeline import resources
-from pipeline.cli.board import Snapshot, render
-from pipeline.cli.demo import DemoConfig, alertmanager_config, board_links, demo_start, write_token
+from pipeline.cli.board import Snapshot, contract_goals, count_judged, render
+from pipeline.cli.demo import (
+    DemoConfig,
+    alertmanager_config,
+    board_links,
+    demo_policy,
+    demo_policy_file,
+    demo_start,
+    write_token,
+)
 from pipeline.domain.clock import EventPartitionClock, ManualClock
-from pipeline.domain.policy import Policy
-from pipeline.domain.records import Escalation
+from pipeline.domain.contracts import DEFAULT, IRT, NEXT_RESPONSE, RESOLUTION, WORKAROUND, ContractRule
+from pipeline.domain.policy import Policy, load_policy
+from pipeline.domain.records import Escalation, Outcome
 from pipeline.domain.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 from pipeline.metrics import Metrics
 from pipeline.processing.io import Emit, Record
@@ -38,32 +49,39 @@ def test_the_simulated_start_is_the_latest_tuesday_9_utc(now: str) -> None:
     assert (start // 86_400_000 + 3) % 7 == 1  # Tuesday (1970-01-01 was a Thursday; Monday = 0)
 
 
-def test_the_first_escalation_comes_within_a_minute_of_wall_time_at_any_hour() -> None:
-    """What the demo's worker will decide, computed by the core over the same simulated events."""
+@pytest.mark.parametrize("example", [True, False], ids=["the shipped example", "a policy without contracts"])
+def test_the_first_sev1_at_risk_comes_within_20_s_of_wall_time_at_any_hour(example: bool) -> None:
+    """What the demo's worker will decide, computed by the core over the same simulated events: under its own
+    policy (the example, with contracts) and under one without contracts (SLA_POLICY_FILE set to a v2 file),
+    whose simulated tickets differ (the simulator draws more under contracts)."""
     speedup = DemoConfig().speedup
+    policy = demo_policy(Settings.from_env({})) if example else Policy()
     for now in ("2026-11-28T03:10:00Z", "2026-12-02T20:00:00Z"):  # a Saturday night, a Wednesday evening
         start = demo_start(parse_rfc3339_ms(now))
         wall = ManualClock(start)
         proc = Processor(clock=EventPartitionClock(wall), wall=wall, metrics=Metrics.create(),
-                         policy=Policy(), orphan_timeout_ms=600_000, events_topic="e", ticks_topic="t")
+                         policy=policy, orphan_timeout_ms=600_000, events_topic="e", ticks_topic="t")
         store, first = DictStore(), None
-        for offset, doc in enumerate(events(load_profile(), DemoConfig().seed, start, start + 3_600_000)):
+        minute = start + int(60 * speedup * 1000)  # the tickets of the demo's first wall minute
+        for offset, doc in enumerate(events(load_profile(), DemoConfig().seed, start, minute, policy)):
             outs = proc.handle(Record("e", 0, offset, doc.get("ticket_id", "").encode(), orjson.dumps(doc)), store)
-            found = [Escalation.decode(o.value) for o in outs if isinstance(o, Emit) and o.topic == "escalations"]
+            found = [e for o in outs if isinstance(o, Emit) and o.topic == "escalations"
+                     for e in (Escalation.decode(o.value),) if e.kind == "irt_at_risk"]
             if found:
                 first = found[0]
                 break
-        assert first is not None and first.kind == "irt_at_risk"
+        assert first is not None
         wall_s = (parse_rfc3339_ms(first.emitted_at) - start) / speedup / 1000
-        assert wall_s < 20, f"first escalation {wall_s:.1f} s into the demo"
+        assert wall_s < 20, f"first Sev1 at risk {wall_s:.1f} s into the demo"
 
 
 def test_the_demo_routes_the_shipped_alertmanager_config_to_its_own_webhook() -> None:
     shipped = yaml.safe_load(resources.read_text(resources.ALERTMANAGER))
     config = alertmanager_config(shipped, 19095)
     urls = [h["url"] for r in config["receivers"] for h in r["webhook_configs"]]
-    assert urls == ["http://127.0.0.1:19095/deadmansswitch", "http://127.0.0.1:19095/oncall",
-                    "http://127.0.0.1:19095/noc"]
+    assert all(url.startswith("http://127.0.0.1:19095/") for url in urls)  # every receiver: the demo's webhook
+    assert {"http://127.0.0.1:19095/deadmansswitch", "http://127.0.0.1:19095/oncall",
+            "http://127.0.0.1:19095/noc"} <= set(urls)
     assert config["route"]["group_wait"] == "1s" and config["inhibit_rules"] == shipped["inhibit_rules"]
 
 
@@ -123,3 +141,75 @@ def test_the_demos_token_is_random_and_readable_by_its_user_only(tmp_path: Path)
     other = tmp_path / "other"
     other.mkdir()
     assert write_token(other)[1] != token
+
+
+def test_without_a_policy_file_the_demo_runs_under_the_shipped_example_and_its_contracts(tmp_path: Path) -> None:
+    path = demo_policy_file(Settings.from_env({}), tmp_path)
+    assert path.parent == tmp_path and path.read_bytes() == resources.read_bytes(resources.POLICY_EXAMPLE)
+    policy = load_policy(path)  # what the worker reads: the same digest as the board's
+    assert policy.uses_contracts and policy.digest == demo_policy(Settings.from_env({})).digest
+    own = tmp_path / "mine.toml"
+    own.write_text("[irt]\ngoal = 0.95\n")
+    settings = Settings.from_env({"SLA_POLICY_FILE": str(own)})
+    assert demo_policy_file(settings, tmp_path / "x") == own and demo_policy(settings).irt_goal == 0.95
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_demos_customers_name_plans_and_tickets_get_the_examples_contracts() -> None:
+    policy = demo_policy(Settings.from_env({}))
+    start = demo_start(parse_rfc3339_ms("2026-12-02T20:00:00Z"))
+    created = [d for d in events(load_profile(), DemoConfig().seed, start, start + 6 * 3_600_000, policy)
+               if d["type"] == "ticket.created"]
+    chosen = {policy.choose_contract(d.get("contract"), d["customer_id"], d["product"], d["fastlane"]).contract
+              for d in created}
+    assert chosen == set(policy.contracts)  # every contract of the example has tickets within hours
+    assert any("contract" in d for d in created) and any("contract" not in d for d in created)
+
+
+def _judged(outcomes: list[tuple[str | None, str, str | None]]) -> dict[tuple[str, str, str], int]:
+    counts: dict[tuple[str, str, str], int] = {}
+    for contract, metric, outcome in outcomes:
+        count_judged(counts, contract, metric, outcome)
+    return counts
+
+
+def test_the_board_shows_compliance_per_contract_and_metric_beside_its_goal() -> None:
+    policy = demo_policy(Settings.from_env({}))
+    goals = contract_goals(policy)
+    gold = policy.contracts["gold"]
+    assert list(goals)[:len(gold.metrics)] == [("gold", m) for m in gold.metrics]  # the policy's order, IRT first
+    assert goals["gold", RESOLUTION] == gold.goals[RESOLUTION]
+    judged = _judged([*[("gold", IRT, "met")] * 199, ("gold", IRT, "breached"),
+                      *[("gold", RESOLUTION, "met")] * 9, ("gold", RESOLUTION, "breached"),
+                      ("gold", "ttr", None),          # a measurement: not judged
+                      (None, IRT, "breached")])       # a v2 record: names no contract
+    assert judged == {("gold", IRT, "met"): 199, ("gold", IRT, "breached"): 1, ("gold", RESOLUTION, "met"): 9,
+                      ("gold", RESOLUTION, "breached"): 1}
+    text = _board(Snapshot(contract_goals=goals, judged=judged), 200)
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    assert "Compliance per contract and metric, outcomes so far:" in lines
+    assert f"gold first response 99.50% ok 199 met, 1 breached goal {gold.goals[IRT] * 100:g}%" in lines
+    assert f"gold resolution 90.00% BELOW GOAL 9 met, 1 breached goal {gold.goals[RESOLUTION] * 100:g}%" in lines
+    assert f"gold next response - no outcome yet goal {gold.goals[NEXT_RESPONSE] * 100:g}%" in lines
+    assert any(line.startswith("standard resolution - no outcome yet") for line in lines)
+    assert "Compliance per contract" not in _board(Snapshot(), 200)  # a v2 policy: no such section
+
+
+def test_the_implicit_default_contract_is_a_row_when_the_rules_can_choose_it() -> None:
+    base = demo_policy(Settings.from_env({}))
+    assert (DEFAULT, IRT) not in contract_goals(base)  # the example's default is "standard"
+    with_default = Policy(contracts=base.contracts, contract_rules=(ContractRule("gold", products=frozenset({"x"})),),
+                          irt_goal=0.97)
+    goals = contract_goals(with_default)
+    assert goals[DEFAULT, IRT] == 0.97 and (DEFAULT, WORKAROUND) not in goals
+    assert contract_goals(Policy()) == {}
+
+
+def test_an_outcome_record_read_from_the_topic_counts_under_its_contract() -> None:
+    raw = orjson.dumps({"outcome_id": "T-1:next_response:2", "ticket_id": "T-1", "metric": NEXT_RESPONSE,
+                        "cycle": 2, "severity": 2, "product": "desktop", "customer_id": "C-1", "fastlane": False,
+                        "engineer_id": "E-1", "target_seconds": 7200.0, "value_seconds": None,
+                        "outcome": "breached", "decided_at": "2026-03-02T09:00:00.000Z", "contract": "gold",
+                        "policy": "0123456789ab"})
+    record = Outcome.decode(raw)
+    assert _judged([(record.contract, record.metric, record.outcome)]) == {("gold", NEXT_RESPONSE, "breached"): 1}
