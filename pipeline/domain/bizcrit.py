@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from pipeline.domain import calendar, sla
+from pipeline.domain import calendar, judged, sla
 from pipeline.domain.contracts import NEXT_RESPONSE, RESOLUTION, WORKAROUND
 from pipeline.domain.events import Event
 from pipeline.domain.policy import Policy
@@ -68,6 +68,7 @@ class Escalation:
     budget_used: float | None  # share of the IRT budget used at `at`, while unanswered
     engineer_id: str | None
     reason: str
+    contract: str | None = None  # the contract judged under, only under a policy with contracts (section 10)
 
     @property
     def code(self) -> str:
@@ -201,7 +202,8 @@ def _emit(state: TicketState, kind: str, level: int, at: int, policy: Policy, re
         if kind != IRT_BREACHED:  # only the breach may report more than the whole budget used
             budget = min(budget, 1.0)
     return Escalation(kind, level, state.cycle, state.severity, at, deadline, budget,  # type: ignore[arg-type]
-                      state.engineer_id, reason or _reason(state, kind, at, target, budget, cal, happened))
+                      state.engineer_id, reason or _reason(state, kind, at, target, budget, cal, happened),
+                      judged.contract_name(state, policy)[0] if policy.uses_contracts else None)
 
 
 def _label(state: TicketState) -> str:

@@ -92,4 +92,4 @@ def _notice(state: TicketState, clock: JudgedClock, level: int, at: int, policy:
         reason = (f"{label} has used {used:.0%} of its {contract} contract's {duration(target or 0)} {what} "
                   f"target")
     return Escalation(kind, level, clock.cycle, state.severity, at, deadline, used,  # type: ignore[arg-type]
-                      state.engineer_id, reason)
+                      state.engineer_id, reason, contract)

@@ -130,7 +130,7 @@ class Escalation:
         return cls(escalation_id, e.cycle, state.ticket_id, e.kind, e.level,
                    e.severity, state.product, state.customer_id, state.fastlane, e.engineer_id,
                    None if e.deadline is None else format_rfc3339_ms(e.deadline), e.budget_used, e.reason,
-                   format_rfc3339_ms(e.at), state.contract)
+                   format_rfc3339_ms(e.at), e.contract)
 
     @property
     def paged(self) -> bool:
