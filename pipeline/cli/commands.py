@@ -103,7 +103,9 @@ def generate(args: argparse.Namespace, settings: GenerateSettings) -> int:
     from pipeline.domain.policy import load_policy
     from pipeline.observability import generate as generator
 
-    kwargs = {"policy": load_policy(settings.policy_file), "runbook_base": settings.runbook_base_url}
+    # without SLA_POLICY_FILE: the shipped example's contracts, which the checked-in rules and boards are made from
+    policy = load_policy(settings.policy_file) if settings.policy_file is not None else None
+    kwargs = {"policy": policy, "runbook_base": settings.runbook_base_url}
     if args.check:
         stale = generator.stale(**kwargs)
         for path in stale:

@@ -4,6 +4,9 @@
 test reads a fresh one. Gauges derived from tables (IRT windows, tickets at risk) are computed at
 scrape time by a collector over the partitions this worker holds, so summing a series over workers
 gives the true value. Ticket and customer ids are never labels; ticket ids ride along as exemplars.
+
+The contracts' series (contract v3 section 10) take their ``contract`` and ``metric`` labels from the
+policy (:func:`judged_pairs`), never from events, and exist at 0 from the start for every pair.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from pipeline.domain.bizcrit import BOARD_RUNGS, KINDS, rungs_that_page
+from pipeline.domain.contracts import DEFAULT
 from pipeline.domain.events import DSAT_RATINGS, EVENT_TYPES
 from pipeline.domain.policy import SEVERITIES, Policy
 from pipeline.domain.windows import OUTCOMES, WINDOWS_MS
@@ -29,6 +33,20 @@ _LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 216
 _DURATION_BUCKETS = (900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 345600, 604800, 1209600, 2592000)
 
 
+def contract_names(policy: Policy) -> tuple[str, ...]:
+    """Every contract a ticket can be judged under: the policy's, and the implicit "default" when no rule
+    or default names a defined one (always, for a policy without contracts)."""
+    names = set(policy.contracts)
+    if policy.default_contract not in names:
+        names.add(DEFAULT)
+    return tuple(sorted(names))
+
+
+def judged_pairs(policy: Policy) -> tuple[tuple[str, str], ...]:
+    """(contract, metric) for every metric each contract judges: the label values of the contracts' series."""
+    return tuple((name, metric) for name in contract_names(policy) for metric in policy.contract(name).metrics)
+
+
 class StateView(Protocol):
     def at_risk_counts(self) -> dict[int, int]: ...
 
@@ -37,6 +55,14 @@ class StateView(Protocol):
     def window_counts(self) -> dict[tuple[str, int, str], int]: ...
 
     def bizcrit_counts(self) -> dict[str, int]: ...
+
+    def outcome_window_counts(self) -> dict[tuple[str, str, str, int, str], int]:
+        """(window, contract, metric, severity, outcome) -> judged outcomes decided in the window."""
+        ...
+
+    def at_risk_clock_counts(self) -> dict[tuple[str, str, int], int]:
+        """(contract, metric, severity) -> running clocks at risk (paused ones not counted)."""
+        ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +75,8 @@ class Metrics:
     event_lag: LiteHistogram
     events_held: Gauge
     irt_outcomes: LiteCounter
+    outcomes: LiteCounter
+    contract_unknown: LiteCounter
     irt_seconds: LiteHistogram
     ttr_seconds: LiteHistogram
     ttw_seconds: LiteHistogram
@@ -86,6 +114,13 @@ class Metrics:
                               registry=reg),
             irt_outcomes=LiteCounter("sla_irt_outcomes_total", "IRT outcomes decided: one per ticket.",
                                  ["severity", "outcome"], registry=reg),
+            outcomes=LiteCounter(
+                "sla_outcomes_total", "Judged outcomes decided, by contract and metric: one per clock.",
+                ["contract", "metric", "severity", "outcome"], registry=reg),
+            contract_unknown=LiteCounter(
+                "sla_contract_unknown_total",
+                "Tickets created naming a contract the policy does not define (judged under the rules' or default).",
+                registry=reg),
             irt_seconds=LiteHistogram("sla_irt_seconds", "Initial response time of answered tickets (late ones too).",
                                   sev, buckets=policy.irt_bucket_edges_s(), registry=reg),
             ttr_seconds=LiteHistogram("sla_ttr_seconds", "Time to resolution per cycle, waiting on customer included.",
@@ -122,7 +157,13 @@ class Metrics:
         for severity in SEVERITIES:
             for outcome in OUTCOMES:
                 metrics.irt_outcomes.labels(severity=str(severity), outcome=outcome)
+        pairs = judged_pairs(policy)
+        for contract, metric in pairs:
+            for severity in SEVERITIES:
+                for outcome in OUTCOMES:
+                    metrics.outcomes.labels(contract=contract, metric=metric, severity=str(severity), outcome=outcome)
         reg.register(_StateCollector(metrics._views))
+        reg.register(_ContractCollector(metrics._views, pairs))
         reg.register(_EngineerCollector(metrics._engineers))
         reg.register(_LagCollector(metrics._lag))
         return metrics
@@ -185,6 +226,42 @@ class _StateCollector(Collector):
         yield paused
         yield bizcrit
         yield by_rung
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
+
+
+class _ContractCollector(Collector):
+    """``sla_window_outcomes`` and ``sla_at_risk_clocks`` for every (contract, metric) pair of the policy."""
+
+    def __init__(self, views: list, pairs: tuple[tuple[str, str], ...]) -> None:
+        self._views = views
+        self._pairs = pairs
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        windows = GaugeMetricFamily(
+            "sla_window_outcomes",
+            "Judged outcomes decided in the window, by contract and metric, on the partitions this worker owns.",
+            labels=["contract", "metric", "severity", "window", "outcome"])
+        at_risk = GaugeMetricFamily(
+            "sla_at_risk_clocks",
+            "Running clocks, not paused nor yet breached, that used at least the at-risk share of their target.",
+            labels=["contract", "metric", "severity"])
+        counts: dict = {}
+        risky: dict = {}
+        for view in self._views:
+            counts = view.outcome_window_counts()
+            risky = view.at_risk_clock_counts()
+        for contract, metric in self._pairs:
+            for severity in SEVERITIES:
+                sev = str(severity)
+                for window in WINDOWS_MS:
+                    for outcome in OUTCOMES:
+                        windows.add_metric([contract, metric, sev, window, outcome],
+                                           counts.get((window, contract, metric, severity, outcome), 0))
+                at_risk.add_metric([contract, metric, sev], risky.get((contract, metric, severity), 0))
+        yield windows
+        yield at_risk
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())

@@ -5,6 +5,10 @@
 * BizCrit: open Sev1s by rung, escalations by kind, time to workaround.
 * Engineers: stack rank and its components.
 * Pipeline health: throughput, lag, DLQ, rebalances, processing time, workers.
+* Contracts: compliance per contract x judged metric against its goal, breaches, clocks at risk.
+
+The NOC board's ``contract`` and ``metric`` variables, and the Contracts board's panels, list the
+policy's contracts (:func:`pipeline.metrics.judged_pairs`): regenerate the boards when the policy changes.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from grafana_foundation_sdk.models.common import GraphThresholdsStyleMode
 from grafana_foundation_sdk.models.dashboard import (
     DataSourceRef,
     DataTransformerConfig,
+    DynamicConfigValue,
     Threshold,
     ThresholdsMode,
     VariableOption,
@@ -23,8 +28,11 @@ from grafana_foundation_sdk.models.dashboard import (
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from pipeline.domain.bizcrit import PAGE_LEVEL
-from pipeline.domain.policy import Policy
-from pipeline.domain.words import share_words
+from pipeline.domain.contracts import METRICS
+from pipeline.domain.policy import SEVERITIES, Policy
+from pipeline.domain.words import duration, share_words
+from pipeline.metrics import contract_names, judged_pairs
+from pipeline.observability.contract_rules import METRIC_WORDS, percent
 
 DS = DataSourceRef(type_val="prometheus", uid="${datasource}")
 TAGS = ["sla-pipeline", "generated"]
@@ -81,6 +89,20 @@ def _window_var(values: tuple[str, ...], default: str) -> dashboard.CustomVariab
             .current(VariableOption(selected=True, text=default, value=default)))
 
 
+def _all_var(name: str, label: str, values: list[str]) -> dashboard.CustomVariable:
+    """A variable listing ``values`` with an "All" choice (the default) that matches every value."""
+    return (dashboard.CustomVariable(name).label(label).values(",".join(values)).include_all(True).all_value(".*")
+            .current(VariableOption(selected=True, text="All", value="$__all")))
+
+
+def _judged_metrics(policy: Policy) -> list[str]:
+    judged = {metric for _, metric in judged_pairs(policy)}
+    return [m for m in METRICS if m in judged]
+
+
+CHOSEN = 'contract=~"$contract",metric=~"$metric"'
+
+
 def noc(policy: Policy) -> dashboard.Dashboard:
     goal = policy.irt_goal
     budget = round(1 - goal, 6)
@@ -88,6 +110,8 @@ def noc(policy: Policy) -> dashboard.Dashboard:
         dashboard.Dashboard("SLA: NOC overview").uid("sla-noc").tags(TAGS).refresh("30s").time("now-24h", "now")
         .description(f"IRT compliance against the {goal:.0%} goal (a share of tickets, never an average)")
         .with_variable(_datasource_var()).with_variable(_window_var(("1h", "24h", "7d", "30d"), "24h"))
+        .with_variable(_all_var("contract", "Contract", list(contract_names(policy))))
+        .with_variable(_all_var("metric", "Metric", _judged_metrics(policy)))
         .with_row(dashboard.Row("Now"))
         .with_panel(single("IRT compliance, all severities ($window)", f"Tickets that met their IRT target; goal {goal:.0%}.",
                            "percentunit", q('sla:irt_compliance:ratio{ticket_severity="all",window="$window"}', instant=True),
@@ -114,7 +138,80 @@ def noc(policy: Policy) -> dashboard.Dashboard:
                        "short", q(f"sla:irt_error_ratio:rate1h / {budget}", "Sev{{ticket_severity}}")))
         .with_panel(ts("Escalations by kind", "BizCrit escalations emitted.", "short",
                        q("sum by (kind) (increase(sla_escalations_total[$__rate_interval]))", "{{kind}}")))
+        .with_row(dashboard.Row("Contracts ($contract, $metric)"))
+        .with_panel(bars("Clocks at risk now, by metric",
+                         f"Running clocks past {share_words(policy.at_risk_fraction)} their target (paused ones "
+                         "not counted).", "short",
+                         q(f"sum by (metric) (sla_at_risk_clocks{{{CHOSEN}}})", "{{metric}}", instant=True)))
+        .with_panel(ts("Clocks at risk by contract and metric", "Running clocks past "
+                       f"{share_words(policy.at_risk_fraction)} their target.", "short",
+                       q(f"sum by (contract, metric) (sla_at_risk_clocks{{{CHOSEN}}})", "{{contract}} {{metric}}")))
+        .with_panel(ts("Compliance by contract and metric ($window)",
+                       "Share of judged outcomes met; each contract's goals are on the Contracts board.",
+                       "percentunit",
+                       q(f'sla:contract_compliance:ratio{{{CHOSEN},window="$window"}}', "{{contract}} {{metric}}")))
+        .with_panel(ts("Breaches by contract and metric ($window)", "Judged outcomes breached in the window.",
+                       "short",
+                       q(f'sum by (contract, metric) (sla_window_outcomes{{{CHOSEN},window="$window",outcome="breached"}})',
+                         "{{contract}} {{metric}}")))
     )
+
+
+def _targets_words(policy: Policy, contract: str, metric: str) -> str:
+    """``Sev1 30 min, Sev2 2 h``: the contract's targets for the metric (FastLane aside)."""
+    terms = policy.contract(contract)
+    found = [(sev, policy.target_ms(terms, metric, sev, False)) for sev in SEVERITIES]
+    return ", ".join(f"Sev{sev} {duration(ms)}" for sev, ms in found if ms is not None)
+
+
+def contracts(policy: Policy) -> dashboard.Dashboard:
+    """Compliance per contract x judged metric against the contract's goal for it."""
+    overview = (table.Panel().title("Compliance against the goal ($window)").datasource(DS).span(24).height(8)
+                .description("Per contract and judged metric: the share of outcomes met in the window, the goal, "
+                             "and the share of the 30-day error budget left.")
+                .with_transformation(DataTransformerConfig(id_val="merge", options={}))
+                .with_transformation(DataTransformerConfig(id_val="organize", options={
+                    "excludeByName": {"Time": True, "window": True},
+                    "renameByName": {"Value #A": "compliance", "Value #B": "goal", "Value #C": "budget left (30d)"}}))
+                .with_target(q('sla:contract_compliance:ratio{window="$window"}', ref="A", instant=True,
+                               as_table=True))
+                .with_target(q("sla:contract_goal:ratio", ref="B", instant=True, as_table=True))
+                .with_target(q('1 - (1 - sla:contract_compliance:ratio{window="30d"}) / on (contract, metric) '
+                               "(1 - sla:contract_goal:ratio)", ref="C", instant=True, as_table=True)))
+    board = (
+        dashboard.Dashboard("SLA: Contracts").uid("sla-contracts").tags(TAGS).refresh("1m").time("now-7d", "now")
+        .description("Each contract's judged metrics against its goals (a share of outcomes, never an average)")
+        .with_variable(_datasource_var()).with_variable(_window_var(("1h", "24h", "7d", "30d"), "30d"))
+        .with_panel(overview)
+        .with_panel(ts("Breaches by contract and metric ($window)", "Judged outcomes breached in the window.",
+                       "short", q('sum by (contract, metric) (sla_window_outcomes{window="$window",outcome="breached"})',
+                                  "{{contract}} {{metric}}"), span=10))
+        .with_panel(ts("Clocks at risk by contract and metric", "Running clocks past "
+                       f"{share_words(policy.at_risk_fraction)} their target (paused ones not counted).", "short",
+                       q("sum by (contract, metric) (sla_at_risk_clocks)", "{{contract}} {{metric}}"), span=10))
+        .with_panel(single("Unknown contracts (24 h)", "Tickets whose ticket.created named a contract the policy "
+                           "lacks: judged under the rules' or default contract.", "short",
+                           q("sum(increase(sla_contract_unknown_total[24h]))", instant=True),
+                           (None, "green"), (1, "orange"), span=4, height=8))
+    )
+    for name in contract_names(policy):
+        metrics = policy.contract(name).metrics
+        board = board.with_row(dashboard.Row(f"Contract {name}"))
+        for metric in metrics:
+            goal = policy.contract(name).goals[metric]
+            board = board.with_panel(single(
+                f"{name}: {METRIC_WORDS[metric]} ($window)",
+                f"Goal {percent(goal)}; targets {_targets_words(policy, name, metric)}.", "percentunit",
+                q(f'sla:contract_compliance:ratio{{contract="{name}",metric="{metric}",window="$window"}}',
+                  instant=True), (None, "red"), (goal, "green"), span=24 // len(metrics)))
+        board = board.with_panel(ts(
+            f"{name}: compliance by metric ($window)", "Solid: compliance; dashed: the goal of each metric.",
+            "percentunit",
+            q(f'sla:contract_compliance:ratio{{contract="{name}",window="$window"}}', "{{metric}}"),
+            q(f'sla:contract_goal:ratio{{contract="{name}"}}', "goal {{metric}}", ref="B"), span=24)
+            .override_by_regexp("goal .*", [DynamicConfigValue(id_val="custom.lineStyle",
+                                                               value={"fill": "dash", "dash": [10, 10]})]))
+    return board
 
 
 def bizcrit(policy: Policy) -> dashboard.Dashboard:
@@ -208,7 +305,8 @@ def pipeline_health(policy: Policy) -> dashboard.Dashboard:
     )
 
 
-BOARDS = {"noc-overview": noc, "bizcrit": bizcrit, "engineers": engineers, "pipeline-health": pipeline_health}
+BOARDS = {"noc-overview": noc, "bizcrit": bizcrit, "engineers": engineers, "pipeline-health": pipeline_health,
+          "contracts": contracts}
 
 
 def render(policy: Policy) -> dict[str, str]:

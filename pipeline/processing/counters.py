@@ -12,6 +12,7 @@ import dataclasses
 from typing import Any
 
 from pipeline.domain import bizcrit, sla
+from pipeline.domain.contracts import METRICS
 from pipeline.domain.engine import Step
 from pipeline.domain.ticket import TicketState
 from pipeline.metrics import Metrics
@@ -31,6 +32,7 @@ class Tally:
     answered: list[tuple[str, int, float]] = dataclasses.field(default_factory=list)  # (ticket, severity, IRT s)
     steps: list[tuple[str, Step]] = dataclasses.field(default_factory=list)  # (ticket, step) published
     republished: list[Emit] = dataclasses.field(default_factory=list)  # outputs of uncommitted records, again
+    contract_unknown: int = 0  # tickets created by this record whose requested contract the policy lacks
 
     def answer(self, state: TicketState) -> None:
         """The ticket's first response: its initial response time, at the severity it had then."""
@@ -44,11 +46,11 @@ class Counters:
         self._children: dict[tuple, Any] = {}
         self._held = 0
 
-    def _child(self, metric: Any, **labels: str) -> Any:
-        key = (id(metric), *labels.values())
+    def _child(self, family: Any, /, **labels: str) -> Any:
+        key = (id(family), *labels.values())
         child = self._children.get(key)
         if child is None:
-            child = self._children[key] = metric.labels(**labels)
+            child = self._children[key] = family.labels(**labels)
         return child
 
     def record(self, tally: Tally, outputs: list[Output], seconds: float) -> None:
@@ -64,6 +66,8 @@ class Counters:
             m.event_lag.observe(max(0.0, tally.lag_s))
         if tally.duplicate:
             m.events_duplicate.inc()
+        if tally.contract_unknown:
+            m.contract_unknown.inc(tally.contract_unknown)
         if tally.ignored is not None:
             self._child(m.events_ignored, reason=tally.ignored).inc()
         if tally.held or tally.held_total is not None:
@@ -87,6 +91,9 @@ class Counters:
             self._child(self.metrics.dsat_reviews, rating=survey.rating).inc()  # type: ignore[arg-type]
         for d in step.decisions:
             severity = str(d.severity)
+            if d.metric in METRICS and d.outcome is not None:  # judged: met or breached, under its contract
+                self._child(self.metrics.outcomes, contract=d.contract, metric=d.metric, severity=severity,
+                            outcome=d.outcome).inc(exemplar=exemplar)
             if d.metric == sla.IRT:
                 self._child(self.metrics.irt_outcomes, severity=severity, outcome=d.outcome).inc(exemplar=exemplar)
             elif d.metric == sla.TTR:

@@ -1,5 +1,7 @@
 """Observability against the real thing: a real Prometheus (Debian's) scrapes a real worker and notifier fed
-with a scenario, evaluates the shipped rules, and answers every query of every shipped dashboard."""
+with a scenario, evaluates the shipped rules, and answers every query of every shipped dashboard. The worker
+runs under the shipped example policy (gold and standard contracts), which the rules and boards are
+generated from."""
 
 from __future__ import annotations
 
@@ -15,13 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import resources
 from pipeline.observability import generate
 from tests import scenario
 from tests.integration.conftest import CLI, ROOT, Broker, Topics, free_port, produce, wait_ready
 from tests.integration.test_sla_engine import publish_scenario
 
 DASHBOARDS = ROOT / "grafana" / "dashboards"
-VARIABLES = {"$window": None, "$__rate_interval": "5m"}  # window: per dashboard, its default
+RATE_INTERVAL = "5m"  # Grafana's $__rate_interval; every other variable takes its board's default
+PLANS = ("gold", "standard", "platinum-legacy")  # the last one the policy lacks: an unknown contract
 
 
 class Prometheus:
@@ -59,14 +63,17 @@ def panel_queries() -> list[tuple[str, str, str]]:
     found = []
     for path in sorted(DASHBOARDS.glob("*.json")):
         board = json.loads(path.read_text())
-        window = next((v["current"]["value"] for v in board.get("templating", {}).get("list", [])
-                       if v["name"] == "window"), None)
+        defaults = {}  # "All" stands for the variable's allValue, as Grafana substitutes it
+        for var in board.get("templating", {}).get("list", []):
+            if var["type"] == "custom":
+                value = var["current"]["value"]
+                defaults[var["name"]] = var["allValue"] if value == "$__all" else value
         panels = [p for top in board["panels"] for p in [top, *top.get("panels", [])]]
         for panel in panels:
             for target in panel.get("targets", []):
-                expr = target["expr"].replace("$__rate_interval", VARIABLES["$__rate_interval"])
-                if window:
-                    expr = expr.replace("$window", window)
+                expr = target["expr"].replace("$__rate_interval", RATE_INTERVAL)
+                for name in sorted(defaults, key=len, reverse=True):
+                    expr = expr.replace(f"${name}", defaults[name])
                 assert "$" not in expr.replace("$labels", ""), f"unsubstituted variable in {path.name}: {expr}"
                 found.append((path.stem, panel["title"], expr))
     return found
@@ -78,8 +85,8 @@ def test_the_generated_files_are_the_checked_in_ones() -> None:
 
 def test_every_dashboard_has_panels_with_queries() -> None:
     boards = {name for name, _, _ in panel_queries()}
-    assert boards == {"noc-overview", "bizcrit", "engineers", "pipeline-health"}
-    assert len(panel_queries()) >= 30
+    assert boards == {"noc-overview", "bizcrit", "engineers", "pipeline-health", "contracts"}
+    assert len(panel_queries()) >= 45
 
 
 @pytest.fixture
@@ -98,10 +105,13 @@ def notifier(broker: Broker, topics: Topics, tmp_path: Path) -> Iterator[int]:
 async def test_every_panel_query_answers_on_a_real_prometheus(
     broker: Broker, topics: Topics, worker_factory, notifier: int, tmp_path: Path,
 ) -> None:
-    worker = worker_factory(SLA_CLOCK="event").start()
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_bytes(resources.read_bytes(resources.POLICY_EXAMPLE))
+    worker = worker_factory(SLA_CLOCK="event", SLA_POLICY_FILE=str(policy_file)).start()
     prom = Prometheus(tmp_path, {"sla-pipeline": worker.port, "sla-notifier": notifier})
     try:
-        await publish_scenario(broker, topics, scenario.tickets(400, seed=31))
+        await publish_scenario(broker, topics, scenario.tickets(400, seed=31, policy=generate.example_policy(),
+                                                                plans=PLANS))
         await produce(broker.bootstrap, topics.events, [(b"T-x", b"{not json"), (b"T-y", b"[1]")])
 
         # the worker's exposition is valid for Prometheus' own linter
@@ -120,6 +130,20 @@ async def test_every_panel_query_answers_on_a_real_prometheus(
             time.sleep(2)
         assert all(a["status"] == "success" for a in answers.values())
         assert not empty, f"{len(empty)} panel queries without data, e.g. {empty[:3]}"
+
+        # both contracts judged outcomes, the v2 IRT series is their sum, and the unknown plan was counted
+        def instant(query: str) -> dict[str, float]:
+            rows = prom.get("/api/v1/query", query=query)["data"]["result"]
+            return {r["metric"].get("contract", ""): float(r["value"][1]) for r in rows}
+
+        judged = instant("sum by (contract) (sla_outcomes_total)")
+        assert set(judged) == {"gold", "standard"} and min(judged.values()) > 0, judged
+        assert instant('sum(sla_outcomes_total{metric="irt"})') == instant("sum(sla_irt_outcomes_total)")
+        assert instant("sum(sla_contract_unknown_total)")[""] > 0
+        metrics = {r["metric"]["metric"] for r in prom.get(
+            "/api/v1/query", query='sum by (metric) (sla_window_outcomes{contract="gold",window="30d"}) > 0',
+        )["data"]["result"]}
+        assert {"irt", "next_response", "resolution"} <= metrics, metrics
 
         # ticket ids travel as exemplars on the IRT histogram (OpenMetrics scrape)
         now = time.time()

@@ -9,11 +9,13 @@ import pytest
 import yaml
 
 from pipeline import resources
+from pipeline.domain.contracts import NOTIFIABLE
 from pipeline.domain.policy import Policy
 from pipeline.domain.records import Escalation
 from pipeline.notify import ALERTNAMES, NotifyConfig, to_alert
 from pipeline.observability import rules
 from pipeline.worker import runbooks
+from tests.unit.test_contract_metrics import contracts_policy
 
 
 class _Page(HTMLParser):
@@ -81,6 +83,21 @@ def test_every_alerts_runbook_anchor_has_an_element_with_that_id() -> None:
 def test_the_rules_generated_from_code_link_to_sections_too() -> None:
     urls = [r["annotations"]["runbook_url"] for r in rules.alert_rules(Policy(), "http://noc.example/runbooks")]
     assert {urlsplit(u).fragment for u in urls} <= set(page().ids)
+
+
+def test_every_contract_alert_links_to_a_section() -> None:
+    doc = rules.rules_file(contracts_policy(), "http://noc.example/runbooks")
+    alerts = [r for group in doc["groups"] if group["name"] == "sla-contract-alerts" for r in group["rules"]]
+    wanted = {urlsplit(r["annotations"]["runbook_url"]).fragment for r in alerts}
+    assert wanted == {"contract-error-budget-burn", "contract-unknown"}
+    assert wanted <= set(page().ids)
+
+
+def test_every_contract_notice_kind_has_a_section() -> None:
+    """The notices' runbook links are their kind with dashes (as the notifier writes the IRT rungs')."""
+    kinds = [f"{metric}_{what}" for metric in NOTIFIABLE for what in ("at_risk", "breached")]
+    anchors = {kind.replace("_", "-") for kind in [*kinds, "allowance_exceeded"]}
+    assert len(anchors) == 7 and anchors <= set(page().ids)
 
 
 def test_the_page_has_a_title_unique_ids_and_each_section_under_its_heading() -> None:
