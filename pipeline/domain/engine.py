@@ -39,6 +39,7 @@ def apply(state: TicketState, event: Event, policy: Policy) -> Step:
     result.decisions += decisions
     result.escalations += bizcrit.step(state, at, policy, changed=True, cause=event)
     result.escalations += notices.after_change(state, decisions, at, policy)
+    sla.prune(state)
     result.facts += engineers.facts_for(state, event, at, policy)
     if event.type == "ticket.survey_submitted" and event.rating in DSAT_RATINGS:
         result.dsat.append(event)

@@ -102,11 +102,21 @@ def counted(clock: JudgedClock, cal: Calendar, at: int) -> int:
     return calendar.elapsed(cal, clock.start, at) - paused_ms(clock, cal, at)
 
 
-def reaching(clock: JudgedClock, cal: Calendar, amount: int) -> int | None:
-    """The first instant at which the running, unpaused clock has counted ``amount``."""
-    if clock.paused:
+def reaching(clock: JudgedClock, cal: Calendar, amount: int, *, paused: bool = True) -> int | None:
+    """The first instant at which the clock has counted ``amount``: None while it is paused (unless
+    ``paused`` is False: then the instant it reached it before the pause, if it did). Pauses that began
+    after that instant do not move it (a severity change during a pause can put the clock past its
+    target before the pause)."""
+    if clock.paused and paused:
         return None
-    return calendar.reached(cal, clock.start, amount + paused_ms(clock, cal))
+    skipped = 0
+    p = clock.pauses + ([clock.paused_since, clock.paused_since] if clock.paused_since is not None else [])
+    for i in range(0, len(p), 2):
+        at = calendar.reached(cal, clock.start, amount + skipped)
+        if at <= p[i]:
+            return at
+        skipped += calendar.elapsed(cal, p[i], p[i + 1])
+    return calendar.reached(cal, clock.start, amount + skipped)
 
 
 def deadline(state: Any, clock: JudgedClock, policy: Policy) -> int | None:

@@ -9,7 +9,7 @@ both due at once, only the breach fires (rule 7). Which were emitted is kept on 
 
 from __future__ import annotations
 
-from pipeline.domain import calendar, judged
+from pipeline.domain import judged
 from pipeline.domain.bizcrit import Escalation
 from pipeline.domain.judged import AT_RISK_SENT, BREACH_SENT, BREACHED, JudgedClock
 from pipeline.domain.policy import Policy
@@ -56,9 +56,7 @@ def breaches(state: TicketState, decisions: list[Decision], policy: Policy) -> l
         if d.outcome != BREACHED or d.metric not in listed:
             continue
         clock = next((c for c in state.clocks if c.metric == d.metric and c.cycle == d.cycle), None)
-        if clock is None:  # ended by the event that breached it: it is no longer kept
-            clock = JudgedClock(d.metric, d.cycle, d.started_at or state.cycle_start or d.decided_at)
-        elif clock.notices & BREACH_SENT:
+        if clock is None or clock.notices & BREACH_SENT:
             continue
         clock.notices |= AT_RISK_SENT | BREACH_SENT
         out.append(_notice(state, clock, BREACHED_LEVEL, d.decided_at, policy, target_ms=d.target_ms))
@@ -75,7 +73,7 @@ def _notice(state: TicketState, clock: JudgedClock, level: int, at: int, policy:
     kind = f"{clock.metric}_{'breached' if level == BREACHED_LEVEL else 'at_risk'}"
     target = target_ms if target_ms is not None else judged.target_of(state, policy, clock.metric)
     cal = judged.calendar_of(state, policy)
-    deadline = None if target is None else calendar.reached(cal, clock.start, target + judged.paused_ms(clock, cal))
+    deadline = None if target is None else judged.reaching(clock, cal, target, paused=False)
     used = None
     if target:
         used = round(judged.counted(clock, cal, at) / target, 4)

@@ -273,15 +273,19 @@ def _end(state: TicketState, clock: JudgedClock | None, at: int, engineer_id: st
     if clock is None or not clock.running:
         return []
     _resume(clock, at)
-    clock.end = at
-    if clock.metric != IRT:
-        state.clocks.remove(clock)  # nothing more to decide; the IRT clock stays as the ticket's IRT record
+    clock.end = at  # pruned after the step (its breach notice still reads it); the IRT clock stays
     target = judged.target_of(state, policy, clock.metric)
     if clock.outcome is not None or target is None:
         return []
     if judged.counted(clock, calendar_of(state, policy), at) <= target:
         return [_judge(state, clock, MET, at, at - clock.start, engineer_id, policy)]
     return [_judge(state, clock, BREACHED, at, None, engineer_id, policy)]
+
+
+def prune(state: TicketState) -> None:
+    """Drop the clocks that ended: nothing more to decide (the IRT clock stays as the ticket's IRT record)."""
+    if any(c.end is not None and c.metric != IRT for c in state.clocks):
+        state.clocks = [c for c in state.clocks if c.end is None or c.metric == IRT]
 
 
 def _cancel(state: TicketState, metric: str) -> None:
