@@ -355,19 +355,19 @@ class _Reader:
         return value
 
     def refuse_unknown(self) -> None:
-        def walk(node: dict[str, Any], prefix: str) -> list[str]:
-            found = []
-            for key, value in node.items():
-                dotted = f"{prefix}{key}"
-                if dotted in self.read:
-                    continue
-                if isinstance(value, dict):
-                    found += walk(value, dotted + ".")
-                else:
-                    found.append(dotted)
-            return found
-
-        unknown = walk(self.doc, "")
+        unknown = unread_keys(self.doc, self.read)
         if unknown:
             raise self.error(unknown[0], "is not a policy setting (a typo?); see "
                               "deploy/policy.example.toml for every key")
+
+
+def unread_keys(doc: dict[str, Any], read: set[str], prefix: str = "") -> list[str]:
+    """The dotted keys of a TOML document that nobody read (typos), in document order: a table that was
+    read as a whole counts as read. The policy and the ingest mappings refuse them."""
+    found = []
+    for key, value in doc.items():
+        dotted = f"{prefix}{key}"
+        if dotted in read:
+            continue
+        found += unread_keys(value, read, dotted + ".") if isinstance(value, dict) else [dotted]
+    return found

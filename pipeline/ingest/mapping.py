@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pipeline.domain.policy import unread_keys
 from pipeline.errors import ConfigError
 
 
@@ -96,16 +97,7 @@ class Reader:
         return value
 
     def refuse_unknown(self) -> None:
-        def walk(node: dict[str, Any], prefix: str) -> list[str]:
-            found = []
-            for key, value in node.items():
-                dotted = f"{prefix}{key}"
-                if dotted in self.read:
-                    continue
-                found += walk(value, dotted + ".") if isinstance(value, dict) else [dotted]
-            return found
-
-        unknown = walk(self.doc, "")
+        unknown = unread_keys(self.doc, self.read)
         if unknown:
             raise self.error(unknown[0], "is not a setting of this mapping (a typo?); see the shipped "
                                          "pipeline/resources/ingest files for every key")
