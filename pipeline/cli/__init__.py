@@ -21,6 +21,7 @@ from pipeline.errors import BrokerError, ConfigError, PipelineError, StorageErro
 from pipeline.settings import (
     BrokerSettings,
     GenerateSettings,
+    IngestSettings,
     NotifySettings,
     PolicySettings,
     Settings,
@@ -173,6 +174,26 @@ def _parser() -> argparse.ArgumentParser:
     health.add_argument("--port", type=int, help="default: SLA_WEB_PORT or 6066 (the notifier: 6067)")
     health.add_argument("--path", default="/healthz", help="default /healthz (the notifier: /metrics)")
     health.set_defaults(handler=commands.health, needs=(Settings,))
+
+    ingest = _command(sub, "ingest", "serve ticket systems' webhooks and /v1/events into Kafka")
+    ingest.add_argument("--port", dest="ingest_port", type=int, help="the gateway's port (default: SLA_INGEST_PORT "
+                                                                     "or 6068)")
+    ingest.add_argument("--sources", dest="ingest_sources", metavar="NAME[,NAME...]",
+                        help="the ticket systems served (default: SLA_INGEST_SOURCES, else every one whose "
+                             "SLA_INGEST_<SOURCE>_SECRET_FILE is set)")
+    ingest.add_argument("--mapping-dir", dest="mapping_dir",
+                        help="a folder of <source>.toml mappings (default: SLA_INGEST_MAPPING_DIR, else the shipped)")
+    ingest.set_defaults(handler=commands.ingest, needs=(IngestSettings,))
+    ingest_actions = ingest.add_subparsers(dest="ingest_action", metavar="ACTION")
+    catchup = ingest_actions.add_parser("catchup", help="publish what a ticket system's webhooks missed",
+                                        description="Read tickets' history from the ticket system (RT: REST 2) and "
+                                                    "publish the events the gateway may have missed, with the "
+                                                    "webhooks' own event ids (repeats are duplicates downstream).")
+    catchup.add_argument("--source", required=True, choices=["rt"], help="the ticket system (rt)")
+    which = catchup.add_mutually_exclusive_group(required=True)
+    which.add_argument("--ticket", type=int, action="append", metavar="N", help="a ticket's number (repeatable)")
+    which.add_argument("--since", metavar="ISO", help="every ticket updated since this RFC 3339 instant")
+    catchup.set_defaults(handler=commands.ingest_catchup, needs=(IngestSettings,))
 
     run = _command(sub, "run", "start the embedded broker and a worker; Ctrl-C stops both")
     _broker_flags(run)

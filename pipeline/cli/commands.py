@@ -1,4 +1,4 @@
-"""The tools of ``sla-pipeline``: produce, notify, escalations, stackrank, generate, simulate, replay, demo.
+"""The tools of ``sla-pipeline``: produce, notify, escalations, stackrank, generate, simulate, replay, demo, ingest.
 
 Each receives its parsed arguments and the settings :func:`pipeline.cli.main` built for it.
 """
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pipeline.cli.signals import stop_on_signals
 from pipeline.domain.timefmt import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS
 from pipeline.errors import PipelineError
-from pipeline.settings import BrokerSettings, GenerateSettings, NotifySettings, Settings
+from pipeline.settings import BrokerSettings, GenerateSettings, IngestSettings, NotifySettings, Settings
 
 
 def produce(args: argparse.Namespace, settings: Settings) -> int:
@@ -57,6 +57,29 @@ def notify(args: argparse.Namespace, settings: NotifySettings) -> int:
     print(f"notifier: {settings.topic_escalations} -> {shown}; Ctrl-C stops", flush=True)
     asyncio.run(main_loop())
     return 0
+
+
+def ingest(args: argparse.Namespace, settings: IngestSettings) -> int:
+    from pipeline.ingest import server
+
+    async def go() -> None:
+        await server.run(settings, stop_on_signals(), announce=lambda line: print(line, flush=True))
+
+    asyncio.run(go())
+    return 0
+
+
+def ingest_catchup(args: argparse.Namespace, settings: IngestSettings) -> int:
+    import importlib
+
+    try:
+        catchup = importlib.import_module("pipeline.ingest.catchup")  # written apart from the gateway
+    except ModuleNotFoundError as exc:
+        if exc.name != "pipeline.ingest.catchup":
+            raise
+        print("sla-pipeline: ingest catchup is not available in this build yet", file=sys.stderr)
+        return 1
+    return int(catchup.run(args, settings) or 0)
 
 
 def escalations(args: argparse.Namespace, settings: Settings) -> int:
