@@ -13,7 +13,7 @@ from tests.deploy.conftest import DEPLOY
 def test_compose_mounts_the_token_file_as_a_secret_into_each_worker() -> None:
     compose = yaml.safe_load((DEPLOY / "compose" / "compose.yml").read_text())
     services = compose["services"]
-    assert compose["secrets"] == {"reports-token": {"file": "./reports-token"}}
+    assert compose["secrets"]["reports-token"] == {"file": "./reports-token"}
     for name in ("worker-1", "worker-2"):
         assert services[name]["secrets"] == ["reports-token"], name
         assert services[name]["environment"]["SLA_REPORTS_TOKEN_FILE"] == "/run/secrets/reports-token", name
