@@ -31,6 +31,7 @@ bench: bootstrap-demo
 	.venv/bin/python bench/state_recovery.py
 	.venv/bin/python bench/failover.py
 	.venv/bin/python bench/reports.py
+	.venv/bin/python bench/ingest.py
 
 bench-quick: bootstrap-demo
 	.venv/bin/python bench/core.py --events 10000 --repeat 1 --out /tmp/core.quick.json
@@ -39,6 +40,7 @@ bench-quick: bootstrap-demo
 	.venv/bin/python bench/state_recovery.py --quick --out /tmp/state_recovery.quick.json
 	.venv/bin/python bench/failover.py --quick --out /tmp/failover.quick.json
 	.venv/bin/python bench/reports.py --quick --out /tmp/reports.quick.json
+	.venv/bin/python bench/ingest.py --quick --out /tmp/ingest.quick.json
 
 bootstrap:
 	@scripts/bootstrap.sh test

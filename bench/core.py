@@ -10,6 +10,13 @@ Target (issue 15): <= 20 us per event on 100,000 events. The same events are run
 business-hours calendars (issue 17: the policy example's emea calendar for every Sev3 and Sev4 and for
 desktop Sev2), and the ratio of the two is reported.
 
+SLA contracts (issue 26): the simulator draws as many events again under the shipped example policy (its
+gold and standard contracts: tickets name a plan in ``contract``, customers reply after first responses,
+tickets wait on the customer, workarounds and resolutions come against the contracts' targets). The core
+runs them under that policy and under the same policy without its contracts (its business-hours
+calendars kept, by the [calendar_for] rules: the cost of the contracts alone), and round the clock
+(``Policy()``). Target: contracts over calendars-only <= 1.3.
+
     .venv/bin/python bench/core.py                # 100,000 events
     .venv/bin/python bench/core.py --events 20000 --repeat 1 --out /tmp/core.json
 """
@@ -17,6 +24,7 @@ desktop Sev2), and the ratio of the two is reported.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import itertools
 import sys
@@ -40,6 +48,7 @@ from tests.fakes import DictStore
 
 T0 = 1_772_442_000_000  # 2026-03-02T09:00:00Z
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "pipeline" / "resources" / "policy.example.toml"
 COMMIT_LAG = 1_000
 
 
@@ -55,9 +64,10 @@ class Trailing:
         return None if n is None else max(0, n - self.lag)
 
 
-def records(n: int) -> list[Record]:
+def records(n: int, policy: Policy | None = None) -> list[Record]:
+    """The simulator's first n events (drawn under ``policy``: with contracts, what they judge too)."""
     out, offsets = [], [0, 0, 0, 0]
-    for doc in itertools.islice(events(load_profile(), 1, T0), n):
+    for doc in itertools.islice(events(load_profile(), 1, T0, policy=policy), n):
         key = doc.get("ticket_id", "").encode()
         p = int(hashlib.md5(key).hexdigest(), 16) % 4
         out.append(Record("tickets.events", p, offsets[p], key, orjson.dumps(doc), None))
@@ -65,14 +75,25 @@ def records(n: int) -> list[Record]:
     return out
 
 
-def business_hours_policy() -> Policy:
-    """The shipped example's calendar section, uncommented."""
-    text = (ROOT / "pipeline" / "resources" / "policy.example.toml").read_text()
-    section = text[text.index("# [calendars.emea]"):]
+def example_policy(*, calendar_for: bool = False) -> Policy:
+    """The shipped example policy (its emea calendar, gold and standard contracts); ``calendar_for``: with its
+    commented-out [calendar_for] rules uncommented (they choose calendars for tickets no contract names one
+    for: every ticket, once the contracts are taken away)."""
+    lines = EXAMPLE.read_text().splitlines()
+    if calendar_for:
+        start = lines.index("# [calendar_for]")
+        end = next(i for i in range(start, len(lines)) if not lines[i].startswith("#"))
+        lines[start:end] = [line.removeprefix("# ") for line in lines[start:end]]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "policy.toml"
-        path.write_text("\n".join(line.removeprefix("# ").removeprefix("#") for line in section.splitlines()))
+        path.write_text("\n".join(lines) + "\n")
         return load_policy(path)
+
+
+def business_hours_policy() -> Policy:
+    """The example's calendars by its [calendar_for] rules, without its contracts: a v2 policy."""
+    return dataclasses.replace(example_policy(calendar_for=True), contracts={}, contract_rules=(),
+                               default_contract="default", digest="builtin")
 
 
 def facts_of(recs: list[Record]) -> list[bytes]:
@@ -126,6 +147,35 @@ def run_baseline_of(values: list[bytes]) -> float:
     return time.process_time() - started
 
 
+def contract_figures(judged: list[Record], under: tuple[float, int], without: tuple[float, int],
+                     round_the_clock: tuple[float, int]) -> dict:
+    """The contracts measure: the same events under the example policy, without its contracts, and 24x7."""
+    kinds: dict[str, int] = {}
+    named = 0
+    for r in judged:
+        doc = orjson.loads(r.value)
+        kinds[doc["type"]] = kinds.get(doc["type"], 0) + 1
+        named += "contract" in doc
+    ratio = under[0] / without[0]
+    return {
+        "events": len(judged),
+        "tickets": kinds.get("ticket.created", 0),
+        "tickets_naming_a_contract": named,
+        "customer_replies": kinds.get("ticket.customer_replied", 0),
+        "waiting_on_customer": kinds.get("ticket.waiting_on_customer", 0),
+        "workarounds": kinds.get("ticket.workaround_provided", 0),
+        "outputs_under_contracts": under[1],
+        "outputs_without_contracts": without[1],
+        "core_us_per_event_under_contracts": round(under[0] / len(judged) * 1e6, 2),
+        "core_us_per_event_without_contracts": round(without[0] / len(judged) * 1e6, 2),
+        "core_us_per_event_round_the_clock": round(round_the_clock[0] / len(judged) * 1e6, 2),
+        "contracts_over_without": round(ratio, 3),
+        "contracts_over_round_the_clock": round(under[0] / round_the_clock[0], 3),
+        "target_contracts_over_without": 1.3,
+        "target_met": ratio <= 1.3,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -136,6 +186,12 @@ def main() -> int:
     core = min(run_core(recs, Policy()) for _ in range(args.repeat))
     calendars = business_hours_policy()
     business = min(run_core(recs, calendars) for _ in range(args.repeat))
+    contracts = example_policy()
+    assert contracts.uses_contracts and not calendars.uses_contracts and calendars.uses_calendars
+    judged = records(args.events, contracts)
+    under_contracts = min(run_core(judged, contracts) for _ in range(args.repeat))
+    without_contracts = min(run_core(judged, calendars) for _ in range(args.repeat))
+    round_the_clock = min(run_core(judged, Policy()) for _ in range(args.repeat))
     facts = facts_of(recs)
     fold = min(run_fold(facts) for _ in range(args.repeat))
     fact_baseline = min(run_baseline_of(facts) for _ in range(args.repeat))
@@ -149,6 +205,7 @@ def main() -> int:
         "core_over_baseline": round(core[0] / baseline, 1),
         "business_hours_core_us_per_event": round(business[0] / len(recs) * 1e6, 2),
         "business_hours_over_24x7": round(business[0] / core[0], 3),
+        "contracts": contract_figures(judged, under_contracts, without_contracts, round_the_clock),
         "engineer_facts": len(facts),
         "engineer_fold_us_per_fact": round(fold / len(facts) * 1e6, 2) if facts else None,
         "engineer_fold_over_orjson_loads": round(fold / fact_baseline, 1) if facts else None,

@@ -13,10 +13,13 @@
    and then by two workers of one consumer group (rates summed over both).
 
 Targets (issue 8): pipeline / baseline >= 0.5, and >= 20,000 events/s for one worker. Issue 15: pipeline /
-Faust floor with the same I/O >= 0.8.
+Faust floor with the same I/O >= 0.8. Issue 26: with the example policy's SLA contracts (``--policy``: the
+events drawn under it, with what contracts judge, and the workers applying it) that share must not fall
+below 0.41, the share without contracts before them.
 
     .venv/bin/python bench/throughput.py                       # full: 1,000,000 events, scale-out on 200,000
     .venv/bin/python bench/throughput.py --quick               # 20,000 events: keeps the harness alive
+    .venv/bin/python bench/throughput.py --policy pipeline/resources/policy.example.toml   # with contracts
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pathlib import Path
 import orjson
 from common import ROOT, produce_all, quix_python, read_all, start_worker, stop, write_result
 
+from pipeline.domain.policy import Policy, load_policy
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.embedded import EmbeddedKafka
 from pipeline.simulate.generator import events
@@ -46,10 +50,11 @@ START = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 STALL_S = 180  # a run whose count stands still this long has stalled: it fails instead of hanging
 
 
-async def fill(bootstrap: str, n: int, topic: str = TOPIC) -> float:
+async def fill(bootstrap: str, n: int, topic: str = TOPIC, policy: Policy | None = None) -> float:
+    """Seconds to produce the simulator's first n events (drawn under ``policy``) to the topic."""
     await ensure_topics(bootstrap, {topic: 4})
     t0 = time.monotonic()
-    docs = itertools.islice(events(load_profile(), 1, START), n)
+    docs = itertools.islice(events(load_profile(), 1, START, policy=policy), n)
     await produce_all(bootstrap, ((topic, None, doc["ticket_id"].encode(), orjson.dumps(doc)) for doc in docs))
     return time.monotonic() - t0
 
@@ -73,7 +78,8 @@ def counted(port: int) -> float:
 
 
 def pipeline_rate(bootstrap: str, n: int, work: Path, port: int, *, workers: int = 1, topic: str = TOPIC,
-                  app_id: str = "bench", samples: list[tuple[float, float]] | None = None) -> tuple[float, float]:
+                  app_id: str = "bench", samples: list[tuple[float, float]] | None = None,
+                  policy_file: Path | None = None) -> tuple[float, float]:
     """(seconds from first to last event counted, events counted) for `workers` workers draining the topic;
     ``samples`` gets (time, events counted) at each look. The count is read from /metrics once a second,
     or every 5 s on runs of 100,000 events and more: a scrape costs the worker CPU (its engineer series
@@ -82,7 +88,9 @@ def pipeline_rate(bootstrap: str, n: int, work: Path, port: int, *, workers: int
     procs = [
         start_worker({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SLA_DATA_DIR": str(work / f"{app_id}-data-{i}"),
                       "SLA_WEB_PORT": str(port + i), "SLA_CLOCK": "event", "SLA_LOG_LEVEL": "warning",
-                      "SLA_APP_ID": app_id, "SLA_TOPIC_EVENTS": topic}, work / f"{app_id}-worker-{i}.log")
+                      "SLA_APP_ID": app_id, "SLA_TOPIC_EVENTS": topic,
+                      **({"SLA_POLICY_FILE": str(policy_file)} if policy_file else {})},
+                     work / f"{app_id}-worker-{i}.log")
         for i in range(workers)
     ]
     try:
@@ -167,27 +175,31 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--events", type=int)
     parser.add_argument("--scale-events", type=int, help="events for the one-versus-two-workers run")
+    parser.add_argument("--policy", type=Path, help="SLA policy file: events drawn under it, workers apply it")
     parser.add_argument("--kafka-version", default=os.environ.get("SLA_KAFKA_VERSION", "3.9.1"))
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "throughput.json"))
     args = parser.parse_args()
     n = args.events or (20_000 if args.quick else 1_000_000)
     m = min(n, args.scale_events or (n if args.quick or args.events else 200_000))
+    policy_file = args.policy.resolve() if args.policy else None
+    policy = load_policy(policy_file) if policy_file else None
     work = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     port = 29400 + os.getpid() % 500
     broker = EmbeddedKafka(home=work / "kafka", version=args.kafka_version, port=port, heap="1g")
     broker.start()
     try:
-        fill_s = asyncio.run(fill(broker.bootstrap, n))
+        fill_s = asyncio.run(fill(broker.bootstrap, n, policy=policy))
         base_s = asyncio.run(baseline(broker.bootstrap, n))
         floor_s = faust_floor(broker.bootstrap, n, work, port + 2)
         floor_io_s = faust_floor(broker.bootstrap, n, work, port + 2, with_io=True)
         quix_s = quix_reference(broker.bootstrap, n, work)
         samples: list[tuple[float, float]] = []
-        pipe_s, pipe_n = pipeline_rate(broker.bootstrap, n, work, port + 2, samples=samples)
-        asyncio.run(fill(broker.bootstrap, m, "scale.events"))
-        one_s, one_n = pipeline_rate(broker.bootstrap, m, work, port + 2, topic="scale.events", app_id="bench-one")
+        pipe_s, pipe_n = pipeline_rate(broker.bootstrap, n, work, port + 2, samples=samples, policy_file=policy_file)
+        asyncio.run(fill(broker.bootstrap, m, "scale.events", policy=policy))
+        one_s, one_n = pipeline_rate(broker.bootstrap, m, work, port + 2, topic="scale.events", app_id="bench-one",
+                                     policy_file=policy_file)
         two_s, two_n = pipeline_rate(broker.bootstrap, m, work, port + 2, workers=2, topic="scale.events",
-                                     app_id="bench-two")
+                                     app_id="bench-two", policy_file=policy_file)
     finally:
         broker.stop()
     base_rate, floor_rate, pipe_rate = n / base_s, n / floor_s, pipe_n / max(pipe_s, 1e-9)
@@ -198,6 +210,8 @@ def main() -> int:
         "benchmark": "throughput",
         "mode": "quick" if args.quick else "full",
         "events": n,
+        "policy": policy_file.name if policy_file else "built-in (no contracts)",
+        "contracts": sorted(policy.contracts) if policy else [],
         "kafka_version": args.kafka_version,
         "fill_seconds": round(fill_s, 2),
         "baseline_events_per_s": round(base_rate),
@@ -219,6 +233,7 @@ def main() -> int:
         "targets": {"ratio": 0.5, "pipeline_events_per_s": 20000, "pipeline_share_of_faust_floor_with_io": 0.8,
                     "pipeline_last_over_first_fifth": 0.9},
     }
+    result["command"] = " ".join(["bench/throughput.py", *sys.argv[1:]])
     write_result(args.out, result)
     return 0
 

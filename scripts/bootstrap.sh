@@ -11,6 +11,8 @@
 #         - podman, runc and mmdebstrap (the container image is built and run in its test)
 #         - chromium (headless: the reports and runbooks are opened as a browser would)
 #         - helm (the chart's tests), built with Go from the Go module proxy once per machine
+#         - Request Tracker 5 (request-tracker5, rt5-db-sqlite, rt5-standalone; dma as its MTA, no daemon): the
+#           ingest end-to-end test runs a private instance
 # Missing Debian packages are installed with apt-get, which needs root: anyone else is told what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +47,39 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]} (apt-get)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ "$rank" -ge 3 ]; then
+  # Request Tracker 5 (Debian's packages): the ingest end-to-end test runs a private instance of it (SQLite in
+  # a temp dir, its own config through RT_SITE_CONFIG). The answers are preseeded so nothing prompts: no
+  # database made by dbconfig (the test makes its own), no cron jobs. dma is a mail transport without a
+  # daemon for RT's MTA dependency (the default, exim4, would start one); RT sends no mail in the test.
+  rt_packages=(request-tracker5 rt5-db-sqlite rt5-standalone)
+  rt_installed=$(dpkg-query -W -f='${db:Status-Status}\n' "${rt_packages[@]}" 2>/dev/null | grep -cx installed || true)
+  if [ "$rt_installed" != "${#rt_packages[@]}" ]; then
+    mta=(); [ -x /usr/sbin/sendmail ] || mta=(dma)
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+      echo "bootstrap: please install Request Tracker 5 (as root: apt-get install --no-install-recommends" \
+           "${rt_packages[*]} ${mta[*]})" >&2; exit 1
+    fi
+    echo "bootstrap: installing Request Tracker 5 (apt-get, a minute or two once)"
+    debconf-set-selections <<'DEBCONF'
+request-tracker5 request-tracker5/dbconfig-install boolean false
+request-tracker5 request-tracker5/install-cronjobs boolean false
+request-tracker5 request-tracker5/rtname string rt.example
+request-tracker5 request-tracker5/organization string example.org
+request-tracker5 request-tracker5/correspondaddress string rt@example.org
+request-tracker5 request-tracker5/commentaddress string rt-comment@example.org
+request-tracker5 request-tracker5/webbaseurl string http://localhost
+DEBCONF
+    [ ${#need_apt[@]} -gt 0 ] || apt-get update -qq
+    log=$(mktemp)
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+           "${rt_packages[@]}" "${mta[@]}" >"$log" 2>&1; then
+      cat "$log" >&2; echo "bootstrap: installing Request Tracker 5 failed" >&2; exit 1
+    fi
+    rm -f "$log"
+  fi
 fi
 
 python3 - <<'PY'

@@ -142,12 +142,14 @@ def last_instant(docs: list[dict]) -> int:
 
 def expected_outputs(partitions: dict[int, list[tuple[int, bytes | None, bytes]]], topic: str,
                      policy: Policy | None = None, facts: list | None = None,
-                     escalations: dict | None = None) -> tuple[dict[str, dict], Metrics]:
+                     escalations: dict | None = None, wall_ms: int = T0) -> tuple[dict[str, dict], Metrics]:
     """The pure core's outcomes (by outcome_id) for records as the broker placed them: per partition,
     (offset, key, value) in offset order, run with the event-time clock. Also its metrics; engineer facts
-    go to ``facts`` and escalations (by escalation_id) to ``escalations`` if given."""
+    go to ``facts`` and escalations (by escalation_id) to ``escalations`` if given. ``wall_ms`` stands in for
+    the worker's wall clock, which judges only the first record of a partition (events dated now, not in
+    the scenario's past, need a wall clock of now)."""
     metrics = Metrics.create()
-    wall = ManualClock(T0)
+    wall = ManualClock(wall_ms)
     proc = Processor(clock=EventPartitionClock(wall), wall=wall, metrics=metrics, policy=policy or Policy(),
                      orphan_timeout_ms=600_000, events_topic=topic, ticks_topic="unused-ticks")
     store = DictStore()

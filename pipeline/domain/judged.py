@@ -35,6 +35,9 @@ class JudgedClock:
     pauses: list[int] = dataclasses.field(default_factory=list)  # closed pauses: [start, end, start, end, ...]
     paused_since: int | None = None
     notices: int = 0
+    # (what the instants depend on, deadline, at-risk instant): asked several times per event, computed once;
+    # never serialized
+    memo: tuple | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def running(self) -> bool:
@@ -72,7 +75,10 @@ def contract_name(state: Any, policy: Policy) -> tuple[str, str | None]:
 
 
 def contract_of(state: Any, policy: Policy) -> Contract:
-    if not policy.uses_contracts:
+    found = policy.contracts.get(state.contract)  # the common case first: asked many times per event
+    if found is not None:
+        return found
+    if not policy.contracts:
         return policy.contract(None)
     return policy.contract(contract_name(state, policy)[0])
 
@@ -121,22 +127,30 @@ def reaching(clock: JudgedClock, cal: Calendar, amount: int, *, paused: bool = T
 
 def deadline(state: Any, clock: JudgedClock, policy: Policy) -> int | None:
     """When the clock breaches: None once decided or ended, while paused, or without a target."""
-    if clock.end is not None or clock.outcome is not None or clock.paused:
-        return None
-    target = target_of(state, policy, clock.metric)
-    if target is None:
-        return None
-    return reaching(clock, calendar_of(state, policy), target)
+    return _instants(state, clock, policy)[0]
 
 
 def at_risk_at(state: Any, clock: JudgedClock, policy: Policy) -> int | None:
     """When the undecided clock will have counted the at-risk share of its target (None as for deadline)."""
-    if clock.end is not None or clock.outcome is not None or clock.paused:
-        return None
+    return _instants(state, clock, policy)[1]
+
+
+def _instants(state: Any, clock: JudgedClock, policy: Policy) -> tuple[int | None, int | None]:
+    """(deadline, at-risk instant), remembered on the clock while nothing they depend on changes."""
+    if clock.end is not None or clock.outcome is not None or clock.paused_since is not None:
+        return None, None
+    key = (state.severity, state.fastlane, state.contract, len(clock.pauses), id(policy))
+    memo = clock.memo
+    if memo is not None and memo[0] == key:
+        return memo[1], memo[2]
     target = target_of(state, policy, clock.metric)
     if target is None:
-        return None
-    return reaching(clock, calendar_of(state, policy), math.ceil(policy.at_risk_fraction * target))
+        found: tuple[int | None, int | None] = (None, None)
+    else:
+        cal = calendar_of(state, policy)
+        found = (reaching(clock, cal, target), reaching(clock, cal, math.ceil(policy.at_risk_fraction * target)))
+    clock.memo = (key, *found)
+    return found
 
 
 def find(state: Any, metric: str, *, running: bool = True) -> JudgedClock | None:

@@ -66,7 +66,7 @@ class KafkaSink:
         self.topic_events = topic_events
         self.topic_dlq = topic_dlq
         self.send_timeout_s = send_timeout_s
-        config = {"linger_ms": 5, "request_timeout_ms": REQUEST_TIMEOUT_MS,
+        config = {"linger_ms": 0, "request_timeout_ms": REQUEST_TIMEOUT_MS,
                   "max_request_size": MAX_MESSAGE_BYTES + 1024,  # a whole 1 MiB body fits on the DLQ
                   **producer_config}
         self._producer_config = {**client.options(kafka), **config, "acks": "all", "enable_idempotence": True}

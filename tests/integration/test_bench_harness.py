@@ -96,3 +96,28 @@ def test_reports_bench_times_each_report_beside_a_bare_read_of_its_topics(tmp_pa
     assert result["baseline_read_all_topics_seconds"] > 0
     assert set(result["report_seconds"]) == {"monthly", "debrief", "dsat"}
     assert all(s > 0 for s in result["report_seconds"].values())
+
+
+def test_ingest_bench_measures_the_gateway_beside_a_bare_producer_and_loses_nothing_on_kill(tmp_path: Path) -> None:
+    out = tmp_path / "ingest.json"
+    done = subprocess.run([sys.executable, "bench/ingest.py", "--quick", "--seconds", "1", "--kafka-version",
+                           VERSIONS[0], "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert {(r["senders"], r["batch"]) for r in result["phases"]} == {(1, 1), (1, 100), (10, 1), (10, 100)}
+    for row in result["phases"]:
+        for side in ("gateway", "bare_producer"):
+            m = row[side]
+            assert m["events"] == m["requests"] * row["batch"] > 0 and not m["failures"], (row, side)
+            assert 0 < m["p50_ms"] <= m["p99_ms"] and m["cpu_us_per_event"] > 0
+        assert row["events_per_s_ratio"] > 0
+    assert set(result["batch_100_events_per_s_ratio"]) == {"1", "10"}
+    # every request answered 200 is on the topic, and the gateway counted each one
+    assert result["rate_phases_records_on_topic"] >= result["rate_phases_events_answered"]
+    assert result["gateway_accepted_metric"] >= sum(r["gateway"]["requests"] for r in result["phases"])
+    assert result["gateway_exit_code_on_sigterm"] == 0
+    kill = result["kill"]
+    assert kill["requests_answered_2xx"] > 0 and kill["answered_events_missing_after_kill"] == 0
+    assert kill["resent_requests_answered_2xx"] == kill["requests_unanswered"]
+    assert kill["events_missing_after_resend"] == 0 and kill["records_keyed_otherwise_than_ticket_id"] == 0

@@ -24,11 +24,21 @@ import dataclasses
 import hashlib
 from typing import Any
 
-import orjson
-
-from pipeline.domain.timefmt import TimestampError, parse_rfc3339_ms
 from pipeline.errors import ConfigError
-from pipeline.ingest.adapter import Request, Unauthorized, Unmappable, constant_time_equal, event, event_id, ticket_id
+from pipeline.ingest.adapter import (
+    Request,
+    Unauthorized,
+    Unmappable,
+    constant_time_equal,
+    event,
+    event_id,
+    load_json,
+    need_object,
+    parse_instant,
+    severity_of,
+    text,
+    ticket_id,
+)
 from pipeline.ingest.mapping import Reader
 from pipeline.kafka.client import Secret
 
@@ -123,14 +133,10 @@ class FreshdeskAdapter:
             raise Unauthorized("wrong basic authentication")
 
     def events(self, request: Request) -> list[dict[str, Any]]:
-        try:
-            doc = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
-            raise Unmappable("malformed_json", f"the body is not JSON (a placeholder with a quote in it?): {exc}") \
-                from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("ticket"), dict):
-            raise Unmappable("missing_field:ticket", "the body has no 'ticket' object (see the shipped freshdesk.toml "
-                                                     "for the recommended body)")
+        doc = load_json(request.body, " (a placeholder with a quote in it?)")
+        doc = doc if isinstance(doc, dict) else {}  # JSON but no object: it has no ticket either
+        need_object(doc, "ticket", "the body has no 'ticket' object (see the shipped freshdesk.toml for the "
+                                   "recommended body)")
         kind = doc.get("sla_event")
         if kind not in KINDS:
             raise Unmappable("invalid_field:sla_event", f"sla_event must be one of {', '.join(KINDS)}, got "
@@ -146,10 +152,10 @@ class _Call:
         self.tid = ticket_id(mapping.prefix, self.native)
         self.at = _occurred_ms(doc, request)
         # the update this call is about: Freshdesk's modified_on, else the body itself (a retry repeats both)
-        self.update = _text(self.ticket.get("updated_at")) or hashlib.sha256(request.body).hexdigest()[:32]
+        self.update = text(self.ticket.get("updated_at")) or hashlib.sha256(request.body).hexdigest()[:32]
 
     def need(self, key: str) -> str:
-        value = _text(self.ticket.get(key))
+        value = text(self.ticket.get(key))
         if value is None:
             raise Unmappable(f"missing_field:ticket.{key}", f"the body's ticket has no {key}")
         return value
@@ -158,31 +164,25 @@ class _Call:
         return event(etype, self.tid, event_id(SOURCE, self.native, native_event, kind), self.at, **fields)
 
     def severity(self) -> int:
-        name = _text(self.ticket.get("priority"))
-        if name is None:
-            return self.m.default_severity
-        severity = self.m.severities.get(name.casefold())
-        if severity is None:
-            raise Unmappable("invalid_field:ticket.priority", f"priority {name!r} is not in the mapping's [severity] "
-                                                              "table")
-        return severity
+        return severity_of(text(self.ticket.get("priority")), self.m.severities, self.m.default_severity,
+                           "ticket.priority")
 
     def engineer(self) -> str:
         # Freshdesk's placeholders name the ticket's agent, not who acted; Freshdesk assigns an unassigned
         # ticket to the agent who replies first, so this is who answered in the usual case.
-        return _text(self.ticket.get("agent")) or self.m.unassigned_engineer
+        return text(self.ticket.get("agent")) or self.m.unassigned_engineer
 
     def events(self, kind: str) -> list[dict[str, Any]]:
         m, update = self.m, self.update
         if kind == "created":
-            customer = _text(self.ticket.get(m.customer)) or _text(self.ticket.get("requester_id")) or _text(
+            customer = text(self.ticket.get(m.customer)) or text(self.ticket.get("requester_id")) or text(
                 self.ticket.get("requester"))
             if customer is None:
                 raise Unmappable(f"missing_field:ticket.{m.customer}", "the ticket has no company or requester")
-            fastlane = None if m.fastlane is None else (_text(self.ticket.get(m.fastlane)) or "").casefold() in _TRUE
+            fastlane = None if m.fastlane is None else (text(self.ticket.get(m.fastlane)) or "").casefold() in _TRUE
             return [self.make("ticket.created", "created", "created", severity=self.severity(),
-                              product=_text(self.ticket.get(m.product)) or m.default_product, customer_id=customer,
-                              contract=_text(self.ticket.get(m.contract)) if m.contract else None, fastlane=fastlane)]
+                              product=text(self.ticket.get(m.product)) or m.default_product, customer_id=customer,
+                              contract=text(self.ticket.get(m.contract)) if m.contract else None, fastlane=fastlane)]
         if kind == "agent_reply":
             return [self.make("ticket.responded", update, "responded", engineer_id=self.engineer())]
         if kind == "customer_reply":
@@ -192,7 +192,7 @@ class _Call:
         if kind == "priority":
             return [self.make("ticket.severity_changed", update, "severity", severity=self.severity())]
         if kind == "assignee":
-            agent = _text(self.ticket.get("agent"))
+            agent = text(self.ticket.get("agent"))
             return [] if agent is None else [self.make("ticket.assigned", update, "assigned", engineer_id=agent)]
         status = self.need("status").casefold()
         if status in m.waiting:
@@ -204,19 +204,8 @@ class _Call:
         return []  # open or another status: nothing the SLA judges
 
 
-def _text(value: Any) -> str | None:
-    """A body value as text; placeholders render a missing value as ""."""
-    if value is None or isinstance(value, bool | dict | list):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def _occurred_ms(doc: dict[str, Any], request: Request) -> int:
-    given = _text(doc.get("occurred_at"))
+    given = text(doc.get("occurred_at"))
     if given is None:
         return request.received_ms  # Freshdesk's placeholders have no machine-readable time: the arrival
-    try:
-        return parse_rfc3339_ms(given)
-    except TimestampError:
-        raise Unmappable("invalid_field:occurred_at", f"not an RFC 3339 time: {given[:40]!r}") from None
+    return parse_instant(given, "occurred_at")

@@ -32,6 +32,7 @@ new). Mapping:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import hmac
 import re
@@ -39,9 +40,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import orjson
-
-from pipeline.domain.timefmt import TimestampError, parse_rfc3339_ms
 from pipeline.errors import ConfigError
 from pipeline.ingest.adapter import (
     Request,
@@ -50,7 +48,13 @@ from pipeline.ingest.adapter import (
     constant_time_equal,
     event,
     event_id,
+    load_object,
+    need_object,
+    parse_instant,
+    severity_of,
+    text,
     ticket_id,
+    truthy,
 )
 from pipeline.ingest.mapping import Reader
 from pipeline.kafka.client import Secret
@@ -58,8 +62,7 @@ from pipeline.kafka.client import Secret
 SOURCE = "glpi"
 SECRET_SETTING = "SLA_INGEST_GLPI_SECRET_FILE"
 _NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}$")  # GLPI's database form, in its time zone
-_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
-_YES = frozenset({"yes", "true", "1", "on", "y"})
+_text = functools.partial(text, keys=("name",))  # a value, or a dropdown object's name (entity, category...)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -136,13 +139,11 @@ class GlpiAdapter:
             raise Unauthorized("X-GLPI-signature does not match the body and timestamp")
 
     def events(self, request: Request) -> list[dict[str, Any]]:
-        doc = _load(request.body)
+        doc = load_object(request.body)
         what = doc.get("event")
-        item = doc.get("item")
         if not isinstance(what, str) or not what:
             raise Unmappable("missing_field:event", "a GLPI webhook names its event in 'event'")
-        if not isinstance(item, dict):
-            raise Unmappable("missing_field:item", "a GLPI webhook carries the item in 'item'")
+        item = need_object(doc, "item", "a GLPI webhook carries the item in 'item'")
         if "items_id" in item:  # a timeline item of an ITIL object (followup; a solution counts alike)
             out = self._followup(what, item, doc.get("parent_item"))
         elif "tickets_id" in item or not isinstance(item.get("status"), dict):
@@ -163,7 +164,7 @@ class GlpiAdapter:
                      severity=self._severity(item), customer_id=self._customer(item),
                      product=_text(_dig(item, m.product)) or m.default_product,
                      contract=_text(_dig(item, m.contract)) if m.contract else None,
-                     fastlane=_truthy(_dig(item, m.fastlane)) if m.fastlane else None)]
+                     fastlane=truthy(_dig(item, m.fastlane), read=_text) if m.fastlane else None)]
         engineer = _assignee(item)
         if engineer:
             out.append(event("ticket.assigned", tid, event_id(SOURCE, native, f"assignee:{engineer}", "assigned"),
@@ -227,14 +228,9 @@ class GlpiAdapter:
         return str(native), ticket_id(self.mapping.prefix, native)
 
     def _severity(self, item: dict[str, Any]) -> int:
-        priority = item.get("priority")
-        if priority in (None, "", 0):
-            return self.mapping.default_severity
-        severity = self.mapping.severities.get(str(priority).casefold())
-        if severity is None:
-            raise Unmappable("invalid_field:item.priority", f"priority {priority!r} is not in the mapping's "
-                                                            "[severity] table")
-        return severity
+        priority = item.get("priority")  # 1-5 (6 major); 0 or none: the default
+        return severity_of(None if priority in (None, "", 0) else str(priority), self.mapping.severities,
+                           self.mapping.default_severity, "item.priority")
 
     def _customer(self, item: dict[str, Any]) -> str:
         how = self.mapping.customer
@@ -250,16 +246,16 @@ class GlpiAdapter:
                              "no customer: the ticket lacks what the mapping's fields.customer names")
         return found
 
-    def _instant(self, text: Any, path: str) -> int:
-        if not isinstance(text, str) or not text:
+    def _instant(self, value: Any, path: str) -> int:
+        if not isinstance(value, str) or not value:
             raise Unmappable(f"missing_field:{path}", f"the payload has no {path}")
+        if not _NAIVE.match(value):
+            return parse_instant(value, path)
         try:
-            if _NAIVE.match(text):
-                local = datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=self.mapping.timezone)
-                return int(local.timestamp() * 1000)
-            return parse_rfc3339_ms(_OFFSET.sub(r"\1:\2", text))
-        except (TimestampError, ValueError) as exc:
-            raise Unmappable(f"invalid_field:{path}", f"{text!r}: {exc}") from None
+            local = datetime.fromisoformat(value.replace(" ", "T")).replace(tzinfo=self.mapping.timezone)
+        except ValueError as exc:
+            raise Unmappable(f"invalid_field:{path}", f"{value!r}: {exc}") from None
+        return int(local.timestamp() * 1000)
 
 
 def _assignee(item: dict[str, Any]) -> str | None:
@@ -280,16 +276,6 @@ def _member(item: dict[str, Any], role: str) -> str | None:
     return None
 
 
-def _load(body: bytes) -> dict[str, Any]:
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise Unmappable("malformed_json", f"the body is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise Unmappable("malformed_json", "the body is JSON but not an object")
-    return doc
-
-
 def _dig(doc: dict[str, Any], path: str | None) -> Any:
     node: Any = doc
     for part in (path or "").split("."):
@@ -298,17 +284,3 @@ def _dig(doc: dict[str, Any], path: str | None) -> Any:
         node = node.get(part)
     return node
 
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, dict):
-        return _text(value.get("name"))
-    if isinstance(value, bool) or value is None or isinstance(value, list):
-        return None
-    return str(value).strip() or None
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = _text(value)
-    return text is not None and text.casefold() in _YES

@@ -24,14 +24,11 @@ The payload (the Jira webhook documentation): ``webhookEvent``, ``timestamp`` (e
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import hmac
-import re
 from typing import Any
 
-import orjson
-
-from pipeline.domain.timefmt import TimestampError, parse_rfc3339_ms
 from pipeline.errors import ConfigError
 from pipeline.ingest.adapter import (
     Request,
@@ -40,15 +37,21 @@ from pipeline.ingest.adapter import (
     constant_time_equal,
     event,
     event_id,
+    load_object,
+    need_object,
+    parse_instant,
+    severity_of,
+    text,
     ticket_id,
+    truthy,
 )
 from pipeline.ingest.mapping import Reader
 from pipeline.kafka.client import Secret
 
 SOURCE = "jira"
 SECRET_SETTING = "SLA_INGEST_JIRA_SECRET_FILE"
-_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")  # Jira writes +0000 / +1100; RFC 3339 wants +00:00
-_YES = frozenset({"yes", "true", "1", "on", "y"})
+# a field's value as text: a string, a select option's value, a named object's name, a list's first
+_text = functools.partial(text, keys=("value", "name"), first=True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -138,7 +141,7 @@ class JiraAdapter:
         raise Unauthorized("no X-Hub-Signature" + (f" and no {header}" if header else ""))
 
     def events(self, request: Request) -> list[dict[str, Any]]:
-        doc = _load(request.body)
+        doc = load_object(request.body)
         kind = doc.get("webhookEvent")
         if not isinstance(kind, str) or not kind:
             raise Unmappable("missing_field:webhookEvent", "a Jira webhook names its event in webhookEvent")
@@ -147,7 +150,7 @@ class JiraAdapter:
         elif kind == "jira:issue_updated":
             out = self._updated(doc, request)
         elif kind == "comment_created":
-            out = self._comment(doc, _object(doc, "comment"), request)
+            out = self._comment(doc, need_object(doc, "comment"), request)
         else:
             out = []  # deleted issues, edited comments, worklogs...: nothing the SLA judges
         return sorted(out, key=lambda e: e["occurred_at"])  # one format (UTC, ms): text order is time order
@@ -157,13 +160,13 @@ class JiraAdapter:
     def _created(self, doc: dict[str, Any], request: Request) -> list[dict[str, Any]]:
         native, ticket, fields = self._issue(doc)
         created = fields.get("created")
-        at = _instant(created, "issue.fields.created") if created else _fired_at(doc, request)
+        at = parse_instant(created, "issue.fields.created") if created else _fired_at(doc, request)
         m = self.mapping
         out = [event("ticket.created", ticket, event_id(SOURCE, native, "created", "created"), at,
                      severity=self._severity(fields.get("priority"), "issue.fields.priority"),
                      product=self._product(fields), customer_id=self._customer(fields),
                      contract=_text(fields.get(m.contract)) if m.contract else None,
-                     fastlane=_truthy(fields.get(m.fastlane)) if m.fastlane else None)]
+                     fastlane=truthy(fields.get(m.fastlane), read=_text, ticked=True) if m.fastlane else None)]
         assignee = _account(fields.get("assignee"))
         if assignee:
             out.append(event("ticket.assigned", ticket, event_id(SOURCE, native, "created", "assigned"), at,
@@ -235,7 +238,7 @@ class JiraAdapter:
         if not who:
             raise Unmappable("missing_field:comment.author.accountId", "a comment needs its author")
         created = comment.get("created")
-        at = _instant(created, "comment.created") if created else _fired_at(doc, request)
+        at = parse_instant(created, "comment.created") if created else _fired_at(doc, request)
         eid = event_id(SOURCE, native, f"comment:{number}", "comment")
         kind = author.get("accountType") if isinstance(author, dict) else None
         customer = kind not in self.mapping.staff_account_types or (
@@ -247,7 +250,7 @@ class JiraAdapter:
     # -- fields ---------------------------------------------------------------------------------------
 
     def _issue(self, doc: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-        issue = _object(doc, "issue")
+        issue = need_object(doc, "issue")
         native = issue.get("id")
         if native is None:
             raise Unmappable("missing_field:issue.id", "the issue has no id")
@@ -259,14 +262,7 @@ class JiraAdapter:
         return str(native), ticket_id(self.mapping.prefix, shown), fields if isinstance(fields, dict) else {}
 
     def _severity(self, priority: Any, path: str) -> int:
-        name = _text(priority)
-        if not name:
-            return self.mapping.default_severity
-        severity = self.mapping.severities.get(name.casefold())
-        if severity is None:
-            raise Unmappable(f"invalid_field:{path}", f"priority {name!r} is not in the mapping's [severity] "
-                                                      "table")
-        return severity
+        return severity_of(_text(priority), self.mapping.severities, self.mapping.default_severity, path)
 
     def _customer(self, fields: dict[str, Any]) -> str:
         how = self.mapping.customer
@@ -295,30 +291,6 @@ class JiraAdapter:
         return found or self.mapping.default_product
 
 
-def _load(body: bytes) -> dict[str, Any]:
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise Unmappable("malformed_json", f"the body is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise Unmappable("malformed_json", "the body is JSON but not an object")
-    return doc
-
-
-def _object(doc: dict[str, Any], key: str) -> dict[str, Any]:
-    value = doc.get(key)
-    if not isinstance(value, dict):
-        raise Unmappable(f"missing_field:{key}", f"the payload has no {key} object")
-    return value
-
-
-def _instant(text: Any, path: str) -> int:
-    try:
-        return parse_rfc3339_ms(_OFFSET.sub(r"\1:\2", text) if isinstance(text, str) else text)
-    except TimestampError as exc:
-        raise Unmappable(f"invalid_field:{path}", f"{text!r}: {exc}") from None
-
-
 def _fired_at(doc: dict[str, Any], request: Request) -> int:
     """When Jira fired the webhook (its ``timestamp``, epoch ms): the instant of a changelog, which has no
     time of its own. A payload without it (a hand-made automation body) takes the arrival time."""
@@ -335,23 +307,3 @@ def _account(user: Any) -> str | None:
     value = user.get("accountId") or user.get("name") or user.get("key")
     return str(value) if value else None
 
-
-def _text(value: Any) -> str | None:
-    """A field's value as text: a string, a select option's value, a named object's name, a list's first."""
-    if isinstance(value, list):
-        return _text(value[0]) if value else None
-    if isinstance(value, dict):
-        return _text(value.get("value") or value.get("name"))
-    if isinstance(value, bool) or value is None:
-        return None
-    return str(value).strip() or None
-
-
-def _truthy(value: Any) -> bool:
-    """A checkbox (any box ticked), a yes/no select or a boolean field."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, list):
-        return bool(value)
-    text = _text(value)
-    return text is not None and text.casefold() in _YES

@@ -31,16 +31,27 @@ Event ids are ``rt:<ticket>:<transaction id>:<type>``: a replay of the same tran
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import hmac
 import re
 from typing import Any
 
-import orjson
-
-from pipeline.domain.timefmt import TimestampError, parse_rfc3339_ms
 from pipeline.errors import ConfigError
-from pipeline.ingest.adapter import Request, Unauthorized, Unmappable, constant_time_equal, event, event_id, ticket_id
+from pipeline.ingest.adapter import (
+    Request,
+    Unauthorized,
+    Unmappable,
+    constant_time_equal,
+    event,
+    event_id,
+    load_object,
+    need_object,
+    parse_instant,
+    text,
+    ticket_id,
+    truthy,
+)
 from pipeline.ingest.mapping import Reader
 from pipeline.kafka.client import Secret
 
@@ -55,6 +66,8 @@ STAFF_RULES = {
 }
 CUSTOMER_SOURCES = ("organization", "domain", "requester")
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+_RT_DATE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")  # RT's own form of a UTC date
+_text = functools.partial(text, scalars=(str, int))  # the scrip and REST 2 send strings (and a few integers)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -145,18 +158,12 @@ class RtAdapter:
             raise Unauthorized("X-RT-Signature does not match the body")
 
     def events(self, request: Request) -> list[dict[str, Any]]:
-        try:
-            doc = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
-            raise Unmappable("malformed_json", f"the body is not JSON ({exc})") from None
-        if not isinstance(doc, dict):
-            raise Unmappable("malformed_json", "the body is not a JSON object")
-        return payload_events(doc, self.mapping)
+        return payload_events(load_object(request.body), self.mapping)
 
 
 def payload_events(doc: dict[str, Any], m: Mapping) -> list[dict[str, Any]]:
     """The events one scrip document means (none, or one): the webhook's and the catch-up's one home."""
-    txn, ticket = _object(doc, "transaction"), _object(doc, "ticket")
+    txn, ticket = need_object(doc, "transaction"), need_object(doc, "ticket")
     native = _required(ticket, "ticket", "id")
     number = _required(txn, "transaction", "id")
     tid = ticket_id(m.prefix, native)
@@ -217,7 +224,7 @@ def _status(txn: dict[str, Any], ticket: dict[str, Any], m: Mapping, actor: str 
 
 def _is_staff(creator: Any, ticket: dict[str, Any], m: Mapping) -> bool:
     name = _user(creator)
-    privileged = isinstance(creator, dict) and _truthy(creator.get("Privileged"))
+    privileged = isinstance(creator, dict) and truthy(creator.get("Privileged"), frozenset({"1"}), read=_text)
     requestor = name in {_user(r) for r in _requestors(ticket)}
     if m.staff == "privileged":
         return privileged
@@ -275,24 +282,6 @@ def _user(value: Any) -> str | None:
     return _text(value.get("id")) if isinstance(value, dict) else None
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    text = str(value).strip() if isinstance(value, str | int) else ""
-    return text or None
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, int | str) and str(value).strip() == "1")
-
-
-def _object(doc: dict[str, Any], name: str) -> dict[str, Any]:
-    value = doc.get(name)
-    if not isinstance(value, dict):
-        raise Unmappable(f"missing_field:{name}", f"the RT scrip's document carries an object '{name}'")
-    return value
-
-
 def _required(obj: dict[str, Any], where: str, name: str) -> str:
     value = _text(obj.get(name))
     if value is None:
@@ -302,12 +291,9 @@ def _required(obj: dict[str, Any], where: str, name: str) -> str:
 
 def _instant(value: Any, path: str) -> int:
     """RT's dates are UTC: REST 2 and the scrip write ``2026-12-03T15:48:54Z``, RT's own ``2026-12-03 15:48:54``."""
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", value):
+    if isinstance(value, str) and _RT_DATE.fullmatch(value):
         value = value.replace(" ", "T") + "Z"
-    try:
-        at = parse_rfc3339_ms(value)  # type: ignore[arg-type]
-    except (TimestampError, TypeError):
-        raise Unmappable(f"invalid_field:{path}", f"{path} must be a UTC date, got {value!r}") from None
+    at = parse_instant("" if value is None else value, path)  # RT has always called no date invalid, not missing
     if at <= 0:
         raise Unmappable(f"invalid_field:{path}", f"{path} is RT's unset date")
     return at

@@ -29,13 +29,11 @@ triggers on "Action: created" and "Action: updated" (with the condition you need
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import hmac
 from typing import Any
 
-import orjson
-
-from pipeline.domain.timefmt import TimestampError, parse_rfc3339_ms
 from pipeline.errors import ConfigError
 from pipeline.ingest.adapter import (
     Request,
@@ -44,7 +42,13 @@ from pipeline.ingest.adapter import (
     constant_time_equal,
     event,
     event_id,
+    load_object,
+    need_object,
+    parse_instant,
+    severity_of,
+    text,
     ticket_id,
+    truthy,
 )
 from pipeline.ingest.mapping import Reader
 from pipeline.kafka.client import Secret
@@ -52,8 +56,8 @@ from pipeline.kafka.client import Secret
 SOURCE = "zammad"
 SECRET_SETTING = "SLA_INGEST_ZAMMAD_SECRET_FILE"
 _NOBODY = 1  # Zammad's user 1 ("-") owns unassigned tickets
-_YES = frozenset({"yes", "true", "1", "on", "y"})
 _ENGINEER_IDS = ("login", "email", "id")
+_text = functools.partial(text, keys=("name",))  # an attribute, or an expanded object's name (group, state...)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -131,17 +135,15 @@ class ZammadAdapter:
             raise Unauthorized("X-Hub-Signature does not match the body")
 
     def events(self, request: Request) -> list[dict[str, Any]]:
-        doc = _load(request.body)
-        ticket = doc.get("ticket")
-        if not isinstance(ticket, dict):
-            raise Unmappable("missing_field:ticket", "a Zammad webhook carries the ticket in 'ticket'")
+        doc = load_object(request.body)
+        ticket = need_object(doc, "ticket", "a Zammad webhook carries the ticket in 'ticket'")
         native = ticket.get("id")
         shown = ticket.get(self.mapping.ticket_key)
         if native is None or shown is None:
             missing = "id" if native is None else self.mapping.ticket_key
             raise Unmappable(f"missing_field:ticket.{missing}", f"the ticket has no {missing}")
         tid = ticket_id(self.mapping.prefix, shown)
-        at = _instant(ticket.get("updated_at"), "ticket.updated_at")
+        at = parse_instant(ticket.get("updated_at"), "ticket.updated_at")
         article = doc.get("article")
         article = article if isinstance(article, dict) and article else None
         count = ticket.get("article_count")
@@ -157,11 +159,11 @@ class ZammadAdapter:
     def _created(self, ticket: dict[str, Any], native: object, tid: str) -> dict[str, Any]:
         m = self.mapping
         return event("ticket.created", tid, event_id(SOURCE, native, "created", "created"),
-                     _instant(ticket.get("created_at"), "ticket.created_at"),
+                     parse_instant(ticket.get("created_at"), "ticket.created_at"),
                      severity=self._severity(ticket), product=self._product(ticket),
                      customer_id=self._customer(ticket),
                      contract=_text(ticket.get(m.contract)) if m.contract else None,
-                     fastlane=_truthy(ticket.get(m.fastlane)) if m.fastlane else None)
+                     fastlane=truthy(ticket.get(m.fastlane), read=_text) if m.fastlane else None)
 
     def _article(self, article: dict[str, Any], native: object, tid: str) -> list[dict[str, Any]]:
         if article.get("internal") is not False:
@@ -170,7 +172,7 @@ class ZammadAdapter:
         if number is None:
             raise Unmappable("missing_field:article.id", "an article without its id cannot be told from a retry")
         sender = str(article.get("sender") or "").casefold()
-        at = _instant(article.get("created_at"), "article.created_at")
+        at = parse_instant(article.get("created_at"), "article.created_at")
         eid = event_id(SOURCE, native, f"article:{number}", "article")
         if sender == "customer":
             return [event("ticket.customer_replied", tid, eid, at)]
@@ -224,14 +226,8 @@ class ZammadAdapter:
         return None
 
     def _severity(self, ticket: dict[str, Any]) -> int:
-        name = _text(ticket.get("priority"))
-        if not name:
-            return self.mapping.default_severity
-        severity = self.mapping.severities.get(name.casefold())
-        if severity is None:
-            raise Unmappable("invalid_field:ticket.priority", f"priority {name!r} is not in the mapping's "
-                                                              "[severity] table")
-        return severity
+        return severity_of(_text(ticket.get("priority")), self.mapping.severities, self.mapping.default_severity,
+                           "ticket.priority")
 
     def _customer(self, ticket: dict[str, Any]) -> str:
         how = self.mapping.customer
@@ -253,37 +249,3 @@ class ZammadAdapter:
         how = self.mapping.product
         return _text(ticket.get(how)) or self.mapping.default_product
 
-
-def _load(body: bytes) -> dict[str, Any]:
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise Unmappable("malformed_json", f"the body is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise Unmappable("malformed_json", "the body is JSON but not an object")
-    return doc
-
-
-def _instant(text: Any, path: str) -> int:
-    if text is None:
-        raise Unmappable(f"missing_field:{path}", f"the payload has no {path}")
-    try:
-        return parse_rfc3339_ms(text)
-    except TimestampError as exc:
-        raise Unmappable(f"invalid_field:{path}", f"{text!r}: {exc}") from None
-
-
-def _text(value: Any) -> str | None:
-    """An attribute as text: a string, a number, or an expanded object's name (group, priority, state)."""
-    if isinstance(value, dict):
-        return _text(value.get("name"))
-    if isinstance(value, bool) or value is None or isinstance(value, list):
-        return None
-    return str(value).strip() or None
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = _text(value)
-    return text is not None and text.casefold() in _YES

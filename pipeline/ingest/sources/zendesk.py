@@ -33,11 +33,21 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from pipeline.domain.timefmt import MINUTE_MS, SECOND_MS, TimestampError, parse_rfc3339_ms
 from pipeline.errors import ConfigError
-from pipeline.ingest.adapter import Request, Unauthorized, Unmappable, constant_time_equal, event, event_id, ticket_id
+from pipeline.ingest.adapter import (
+    Request,
+    Unauthorized,
+    Unmappable,
+    constant_time_equal,
+    event,
+    event_id,
+    load_object,
+    need_object,
+    severity_of,
+    text,
+    ticket_id,
+)
 from pipeline.ingest.mapping import Reader
 from pipeline.kafka.client import Secret
 
@@ -155,12 +165,7 @@ class ZendeskAdapter:
             raise Unauthorized("X-Zendesk-Webhook-Signature-Timestamp is more than 5 minutes away: a replay?")
 
     def events(self, request: Request) -> list[dict[str, Any]]:
-        try:
-            doc = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
-            raise Unmappable("malformed_json", f"the body is not JSON: {exc}") from None
-        if not isinstance(doc, dict):
-            raise Unmappable("malformed_json", "the body is not a JSON object")
+        doc = load_object(request.body)
         kind = doc.get("type")
         if isinstance(kind, str) and kind.startswith(EVENT_PREFIX):
             return _Call(self.mapping, doc, trigger=False).subscribed(kind[len(EVENT_PREFIX):])
@@ -179,37 +184,29 @@ class _Call:
         self.doc = doc
         self.trigger = trigger
         self.root = "ticket" if trigger else "detail"
-        self.ticket = doc.get(self.root)
-        if not isinstance(self.ticket, dict):
-            raise Unmappable(f"missing_field:{self.root}", f"the payload has no '{self.root}' object")
+        self.ticket = need_object(doc, self.root)
         self.native = self.need(self.ticket, "id")
         self.tid = ticket_id(mapping.prefix, self.native)
 
     # --- reading -------------------------------------------------------------------------------------
     def need(self, obj: dict[str, Any], key: str, where: str | None = None) -> str:
         """``obj[key]`` as text; ``where`` is obj's path in the payload (the ticket object by default, "" the top)."""
-        value = _text(obj.get(key))
+        value = text(obj.get(key))
         if value is None:
             raise Unmappable(f"missing_field:{_path(self.root if where is None else where, key)}",
                              f"the payload has no {key}")
         return value
 
     def at(self, obj: dict[str, Any], key: str, where: str | None = None) -> int:
-        text = self.need(obj, key, where)
+        given = self.need(obj, key, where)
         try:
-            return _parse_time(text)
+            return _parse_time(given)
         except TimestampError:
             raise Unmappable(f"invalid_field:{_path(self.root if where is None else where, key)}",
-                             f"not an ISO 8601 time: {text[:40]!r}") from None
+                             f"not an ISO 8601 time: {given[:40]!r}") from None
 
     def severity(self, value: Any, path: str) -> int:
-        name = _text(value)
-        if name is None:
-            return self.m.default_severity
-        severity = self.m.severities.get(name.casefold())
-        if severity is None:
-            raise Unmappable(f"invalid_field:{path}", f"priority {name!r} is not in the mapping's [severity] table")
-        return severity
+        return severity_of(text(value), self.m.severities, self.m.default_severity, path)
 
     def tags(self) -> list[str]:
         raw = self.ticket.get("tags")
@@ -225,12 +222,12 @@ class _Call:
     # --- ticket.created --------------------------------------------------------------------------------
     def created(self, at_ms: int) -> list[dict[str, Any]]:
         m = self.m
-        requester = _text(self.ticket.get("requester_id"))
-        customer = _text(self.ticket.get("organization_id")) if m.customer == "organization" else None
+        requester = text(self.ticket.get("requester_id"))
+        customer = text(self.ticket.get("organization_id")) if m.customer == "organization" else None
         customer = customer or requester  # no organisation: the requester is the customer
         if customer is None:
             raise Unmappable(f"missing_field:{self.root}.requester_id", "the ticket has no requester")
-        raw = self.tagged(m.product[4:].casefold()) if _is_tag(m.product) else _text(
+        raw = self.tagged(m.product[4:].casefold()) if _is_tag(m.product) else text(
             self.ticket.get(f"{m.product}_id"))
         product = m.products.get(raw.casefold(), raw) if raw else m.default_product
         fields: dict[str, Any] = {
@@ -247,7 +244,7 @@ class _Call:
         if now in m.waiting:
             return [self.make("ticket.waiting_on_customer", native_event, "waiting", at_ms)]
         if now in m.resolved:
-            engineer = _text(self.ticket.get("assignee_id")) or self.actor()
+            engineer = text(self.ticket.get("assignee_id")) or self.actor()
             if engineer is None:
                 raise Unmappable(f"missing_field:{self.root}.assignee_id", "a solved ticket with no assignee or actor")
             return [self.make("ticket.resolved", native_event, "resolved", at_ms, engineer_id=engineer)]
@@ -260,8 +257,8 @@ class _Call:
     def actor(self) -> str | None:
         if self.trigger:
             user = self.doc.get("current_user")
-            return _text(user.get("id")) if isinstance(user, dict) else None
-        return _text(self.ticket.get("actor_id"))
+            return text(user.get("id")) if isinstance(user, dict) else None
+        return text(self.ticket.get("actor_id"))
 
     # --- event-subscribed --------------------------------------------------------------------------------
     def subscribed(self, kind: str) -> list[dict[str, Any]]:
@@ -269,7 +266,7 @@ class _Call:
             "ticket.created": lambda ev, at, eid: self.created(at),
             "ticket.comment_added": self.comment_added,
             "ticket.status_changed": lambda ev, at, eid: self.status(
-                self.need(ev, "current", "event"), _text(ev.get("previous")), eid, at),
+                self.need(ev, "current", "event"), text(ev.get("previous")), eid, at),
             "ticket.priority_changed": lambda ev, at, eid: [self.make(
                 "ticket.severity_changed", eid, "severity", at, severity=self.severity(ev.get("current"),
                                                                                        "event.current"))],
@@ -287,12 +284,12 @@ class _Call:
             raise Unmappable("missing_field:event.comment", "a comment_added event without its comment")
         if comment.get("is_public") is not True:
             return []  # an internal note: nothing the customer sees
-        created = _text(self.ticket.get("created_at"))
+        created = text(self.ticket.get("created_at"))
         if created is not None and _same_second(created, at_ms):
             return []  # the ticket's first comment (its description) is part of ticket.created, not a reply
         author = comment.get("author") if isinstance(comment.get("author"), dict) else {}
         return self.reply(self.need(comment, "id", "event.comment"), author.get("is_staff") is True,
-                          _text(author.get("id")), at_ms)
+                          text(author.get("id")), at_ms)
 
     def reply(self, comment_id: str, staff: bool, author: str | None, at_ms: int) -> list[dict[str, Any]]:
         if not staff:
@@ -303,7 +300,7 @@ class _Call:
         return [self.make("ticket.responded", comment_id, "responded", at_ms, engineer_id=engineer)]
 
     def assignment(self, ev: dict[str, Any], at_ms: int, eid: str) -> list[dict[str, Any]]:
-        engineer = _text(ev.get("current"))
+        engineer = text(ev.get("current"))
         if engineer is None:
             return []  # unassigned: nobody owns it now; the SLA clocks run on
         return [self.make("ticket.assigned", eid, "assigned", at_ms, engineer_id=engineer)]
@@ -320,22 +317,22 @@ class _Call:
             comment = self.doc.get("comment")
             if not isinstance(comment, dict):
                 raise Unmappable("missing_field:comment", "a comment trigger without its comment object")
-            if _text(comment.get("public")) not in ("true", "True"):
+            if text(comment.get("public")) not in ("true", "True"):
                 return []  # an internal note
             user = self.doc.get("current_user") if isinstance(self.doc.get("current_user"), dict) else {}
-            role = (_text(user.get("role")) or "").casefold()
+            role = (text(user.get("role")) or "").casefold()
             return self.reply(self.need(comment, "id", "comment"), role in self.m.staff_roles,
-                              _text(comment.get("author_id")), at)
+                              text(comment.get("author_id")), at)
         if kind == "reopened":
             return [self.make("ticket.reopened", updated, "reopened", at)]
         if kind == "status":
             status = self.need(self.ticket, "status")
             return self.status(status, None, f"{updated}:{status.casefold()}", at)
         if kind == "priority":
-            priority = _text(self.ticket.get("priority")) or ""
+            priority = text(self.ticket.get("priority")) or ""
             return [self.make("ticket.severity_changed", f"{updated}:{priority.casefold()}", "severity", at,
                               severity=self.severity(priority, "ticket.priority"))]
-        engineer = _text(self.ticket.get("assignee_id"))
+        engineer = text(self.ticket.get("assignee_id"))
         return [] if engineer is None else [
             self.make("ticket.assigned", f"{updated}:{engineer}", "assigned", at, engineer_id=engineer)]
 
@@ -344,22 +341,14 @@ def _path(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-def _text(value: Any) -> str | None:
-    """A payload value as text; Zendesk sends ids as strings or numbers, placeholders render missing as ""."""
-    if value is None or isinstance(value, bool | dict | list):
-        return None
-    text = str(value).strip()
-    return text or None
+def _parse_time(given: str) -> int:
+    minutes = _MINUTES.match(given)
+    return parse_rfc3339_ms(f"{minutes[1]}:00{minutes[2]}" if minutes else given)
 
 
-def _parse_time(text: str) -> int:
-    minutes = _MINUTES.match(text)
-    return parse_rfc3339_ms(f"{minutes[1]}:00{minutes[2]}" if minutes else text)
-
-
-def _same_second(text: str, at_ms: int) -> bool:
+def _same_second(given: str, at_ms: int) -> bool:
     try:
-        return _parse_time(text) // SECOND_MS == at_ms // SECOND_MS
+        return _parse_time(given) // SECOND_MS == at_ms // SECOND_MS
     except TimestampError:
         return False
 

@@ -13,35 +13,20 @@ from typing import Any
 import orjson
 import pytest
 
-from pipeline.domain.events import Event, decode
 from pipeline.domain.timefmt import parse_rfc3339_ms
-from pipeline.errors import ConfigError
-from pipeline.ingest.adapter import Request, Unauthorized, Unmappable
-from pipeline.ingest.mapping import Reader, load
+from pipeline.ingest.adapter import Request, Unauthorized
 from pipeline.ingest.sources import freshdesk
-from pipeline.kafka.client import Secret
+from tests.unit.ingest.common import Source, assert_valid_for_the_pipeline, event_ids
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "webhooks" / "freshdesk"
 SECRET = "fd-fixture-shared-secret"
 ARRIVED = parse_rfc3339_ms("2025-01-08T10:12:09.250Z")
+FD = Source(freshdesk, SECRET, arrived_ms=ARRIVED)
 AGENT = "sam.agent@example.com"
-
-
-def body(name: str) -> bytes:
-    return (FIXTURES / f"{name}.json").read_bytes()
-
-
-def shipped() -> dict[str, Any]:
-    return load("freshdesk")[0]
-
-
-def adapter(doc: dict[str, Any] | None = None) -> freshdesk.FreshdeskAdapter:
-    return freshdesk.build(Reader(shipped() if doc is None else doc, "freshdesk.toml"), Secret(SECRET))
+body, shipped, adapter = FD.body, FD.shipped, FD.build
 
 
 def events(name: str, doc: dict[str, Any] | None = None, payload: bytes | None = None) -> list[dict[str, Any]]:
-    raw = body(name) if payload is None else payload
-    return adapter(doc).events(Request(headers={}, body=raw, received_ms=ARRIVED))
+    return FD.events(body(name) if payload is None else payload, doc)
 
 
 def ev(update: str, kind: str, etype: str, **fields: Any) -> dict[str, Any]:
@@ -71,19 +56,17 @@ def test_each_fixture_maps_to_the_events_it_means(name: str) -> None:
 
 
 def test_every_fixture_has_its_expectation() -> None:
-    assert {p.stem for p in FIXTURES.glob("*.json")} - {"auth_headers"} == set(EXPECTED)
+    assert FD.fixture_names(besides={"auth_headers"}) == set(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_event_is_valid_for_the_pipeline(name: str) -> None:
-    for e in events(name):
-        assert isinstance(decode(orjson.dumps(e), e["ticket_id"].encode()), Event)
+    assert_valid_for_the_pipeline(events(name))
 
 
 def test_a_retried_call_gives_the_same_event_ids_even_arriving_later() -> None:
-    first = [e["event_id"] for n in EXPECTED for e in events(n)]
-    later = [e["event_id"] for n in EXPECTED for e in adapter().events(
-        Request(headers={}, body=body(n), received_ms=ARRIVED + 60_000))]
+    first = [i for n in EXPECTED for i in event_ids(events(n))]
+    later = [i for n in EXPECTED for i in event_ids(FD.events(body(n), received_ms=ARRIVED + 60_000))]
     assert first == later and len(first) == len(set(first))
 
 
@@ -124,7 +107,7 @@ def test_a_reply_on_a_ticket_without_agent_names_the_mappings_engineer() -> None
 # --- authentication ------------------------------------------------------------------------------------------------
 
 def headers(way: str) -> dict[str, str]:
-    return {k.lower(): v for k, v in orjson.loads(body("auth_headers"))[way].items()}
+    return {k.lower(): v for k, v in FD.json("auth_headers")[way].items()}
 
 
 def call(hdrs: dict[str, str]) -> Request:
@@ -169,10 +152,7 @@ def test_the_secret_header_name_comes_from_the_mapping() -> None:
 
 # --- payloads that cannot be mapped ---------------------------------------------------------------------------------
 
-def mutated(name: str, change) -> bytes:
-    doc = orjson.loads(body(name))
-    change(doc)
-    return orjson.dumps(doc)
+mutated = FD.mutated
 
 
 @pytest.mark.parametrize(("payload", "reason"), [
@@ -187,9 +167,7 @@ def mutated(name: str, change) -> bytes:
     (mutated("created", lambda d: d.update(occurred_at="8 Jan 2025")), "invalid_field:occurred_at"),
 ])
 def test_an_unmappable_payload_says_why(payload: bytes, reason: str) -> None:
-    with pytest.raises(Unmappable) as caught:
-        events("", payload=payload)
-    assert caught.value.reason == reason and caught.value.detail
+    assert FD.unmappable(payload).reason == reason
 
 
 # --- mapping mistakes ------------------------------------------------------------------------------------------------
@@ -213,17 +191,11 @@ def test_an_unmappable_payload_says_why(payload: bytes, reason: str) -> None:
     (lambda d: d["fields"].update(group="x"), "fields.group"),
 ])
 def test_every_mapping_mistake_names_its_key(change, key: str) -> None:
-    doc = copy.deepcopy(shipped())
-    change(doc)
-    with pytest.raises(ConfigError) as caught:
-        adapter(doc)
-    assert caught.value.key == f"freshdesk.toml: {key}"
+    assert FD.mapping_error(FD.changed(change)).key == f"freshdesk.toml: {key}"
 
 
 def test_the_secret_is_required_and_named() -> None:
-    with pytest.raises(ConfigError) as caught:
-        freshdesk.build(Reader(shipped(), "freshdesk.toml"), None)
-    assert caught.value.key == "SLA_INGEST_FRESHDESK_SECRET_FILE"
+    assert FD.secret_error().key == "SLA_INGEST_FRESHDESK_SECRET_FILE"
 
 
 def test_the_shipped_mapping_is_valid_toml_with_every_key_read() -> None:

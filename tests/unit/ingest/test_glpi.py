@@ -5,38 +5,20 @@ once however often they repeat, the X-GLPI-signature is checked, and every mappi
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from pipeline.domain.events import Event, decode
-from pipeline.errors import ConfigError
-from pipeline.ingest.adapter import Request, Unauthorized, Unmappable
-from pipeline.ingest.mapping import Reader, load
+from pipeline.ingest.adapter import Request, Unauthorized
 from pipeline.ingest.sources import glpi
-from pipeline.kafka.client import Secret
+from tests.unit.ingest.common import Source, assert_valid_for_the_pipeline, fixture, signed_request
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "webhooks" / "glpi"
-SIGNED = orjson.loads((FIXTURES / "signed_call.json").read_bytes())
+SIGNED = fixture("glpi", "signed_call")
+GL = Source(glpi, SIGNED["secret"])
 TECH = "tech.lea"
 
-
-def body(name: str) -> bytes:
-    return (FIXTURES / f"{name}.json").read_bytes()
-
-
-def shipped() -> dict[str, Any]:
-    return load("glpi")[0]
-
-
-def adapter(doc: dict[str, Any] | None = None) -> glpi.GlpiAdapter:
-    return glpi.build(Reader(shipped() if doc is None else doc, "glpi.toml"), Secret(SIGNED["secret"]))
-
-
-def events(raw: bytes, doc: dict[str, Any] | None = None, received_ms: int = 1) -> list[dict[str, Any]]:
-    return adapter(doc).events(Request(headers={}, body=raw, received_ms=received_ms))
+body, shipped, adapter, events = GL.body, GL.shipped, GL.build, GL.events
 
 
 def ev(eid: str, etype: str, at: str, **fields: Any) -> dict[str, Any]:
@@ -70,7 +52,7 @@ EXPECTED = {
 
 
 def test_every_fixture_has_its_expected_events() -> None:
-    assert {p.stem for p in FIXTURES.glob("*.json")} - {"signed_call"} == set(EXPECTED)
+    assert GL.fixture_names(besides={"signed_call"}) == set(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -80,8 +62,7 @@ def test_fixture_maps_to_the_expected_events(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_event_is_valid_under_the_contract(name: str) -> None:
-    for e in events(body(name)):
-        assert isinstance(decode(orjson.dumps(e), e["ticket_id"].encode()), Event), e
+    assert_valid_for_the_pipeline(events(body(name)))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -128,9 +109,7 @@ def test_tasks_deletions_and_followup_edits_give_nothing() -> None:
 
 
 def signed(raw: bytes | None = None, **headers: str) -> Request:
-    sent = {k.lower(): v for k, v in SIGNED["headers"].items()} | {k.lower(): v for k, v in headers.items()}
-    return Request(headers={k: v for k, v in sent.items() if v}, body=body("ticket_created") if raw is None else raw,
-                   received_ms=1)
+    return signed_request(SIGNED["headers"], body("ticket_created") if raw is None else raw, **headers)
 
 
 def test_the_documented_signature_is_accepted() -> None:
@@ -152,10 +131,7 @@ def test_a_bad_or_missing_signature_is_refused(request_: Request) -> None:
 # -- what cannot be mapped --------------------------------------------------------------------------------
 
 
-def mutated(name: str, change: Any) -> bytes:
-    doc = orjson.loads(body(name))
-    change(doc)
-    return orjson.dumps(doc)
+mutated = GL.mutated
 
 
 @pytest.mark.parametrize(("raw", "reason"), [
@@ -172,10 +148,7 @@ def mutated(name: str, change: Any) -> bytes:
     (mutated("followup_staff", lambda d: d["item"].pop("user")), "missing_field:item.user.name"),
 ])
 def test_an_unmappable_payload_says_why(raw: bytes, reason: str) -> None:
-    with pytest.raises(Unmappable) as caught:
-        events(raw)
-    assert caught.value.reason == reason
-    assert caught.value.detail
+    assert GL.unmappable(raw).reason == reason
 
 
 # -- the mapping file -------------------------------------------------------------------------------------
@@ -191,14 +164,8 @@ def test_an_unmappable_payload_says_why(raw: bytes, reason: str) -> None:
     (lambda d: d["staff"].update(unasigned="x"), "staff.unasigned"),
 ])
 def test_every_mapping_mistake_names_its_key(change: Any, key: str) -> None:
-    doc = copy.deepcopy(shipped())
-    change(doc)
-    with pytest.raises(ConfigError) as caught:
-        adapter(doc)
-    assert caught.value.key == f"glpi.toml: {key}"
+    assert GL.mapping_error(GL.changed(change)).key == f"glpi.toml: {key}"
 
 
 def test_no_secret_stops_start_up_naming_its_setting() -> None:
-    with pytest.raises(ConfigError) as caught:
-        glpi.build(Reader(shipped(), "glpi.toml"), None)
-    assert caught.value.key == "SLA_INGEST_GLPI_SECRET_FILE"
+    assert GL.secret_error().key == "SLA_INGEST_GLPI_SECRET_FILE"

@@ -5,39 +5,21 @@ signature (and the optional shared-secret header) is checked, and every mapping 
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from pipeline.domain.events import Event, decode
-from pipeline.errors import ConfigError
-from pipeline.ingest.adapter import Request, Unauthorized, Unmappable
-from pipeline.ingest.mapping import Reader, load
+from pipeline.ingest.adapter import Request, Unauthorized
 from pipeline.ingest.sources import jira
-from pipeline.kafka.client import Secret
+from tests.unit.ingest.common import Source, assert_valid_for_the_pipeline, fixture, signed_request
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "webhooks" / "jira"
-SIGNED = orjson.loads((FIXTURES / "signed_call.json").read_bytes())
+SIGNED = fixture("jira", "signed_call")
+JI = Source(jira, SIGNED["secret"])
 AGENT = "5b10ac8d82e05b22cc7d4ef5"
 CUSTOMER = "qm:1f2e3d4c-customer-emily"
 
-
-def body(name: str) -> bytes:
-    return (FIXTURES / f"{name}.json").read_bytes()
-
-
-def shipped() -> dict[str, Any]:
-    return load("jira")[0]
-
-
-def adapter(doc: dict[str, Any] | None = None) -> jira.JiraAdapter:
-    return jira.build(Reader(shipped() if doc is None else doc, "jira.toml"), Secret(SIGNED["secret"]))
-
-
-def events(raw: bytes, doc: dict[str, Any] | None = None, received_ms: int = 1) -> list[dict[str, Any]]:
-    return adapter(doc).events(Request(headers={}, body=raw, received_ms=received_ms))
+body, shipped, adapter, events = JI.body, JI.shipped, JI.build, JI.events
 
 
 def ev(eid: str, etype: str, at: str, **fields: Any) -> dict[str, Any]:
@@ -62,7 +44,7 @@ EXPECTED = {
 
 
 def test_every_fixture_has_its_expected_events() -> None:
-    assert {p.stem for p in FIXTURES.glob("*.json")} - {"signed_call"} == set(EXPECTED)
+    assert JI.fixture_names(besides={"signed_call"}) == set(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -72,8 +54,7 @@ def test_fixture_maps_to_the_expected_events(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_event_is_valid_under_the_contract(name: str) -> None:
-    for e in events(body(name)):
-        assert isinstance(decode(orjson.dumps(e), e["ticket_id"].encode()), Event), e
+    assert_valid_for_the_pipeline(events(body(name)))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -125,9 +106,7 @@ def test_a_request_without_an_organisation_is_its_reporters() -> None:
 
 
 def signed(raw: bytes | None = None, **headers: str) -> Request:
-    sent = {k.lower(): v for k, v in SIGNED["headers"].items()} | {k.lower(): v for k, v in headers.items()}
-    return Request(headers={k: v for k, v in sent.items() if v}, body=body("issue_created") if raw is None else raw,
-                   received_ms=1)
+    return signed_request(SIGNED["headers"], body("issue_created") if raw is None else raw, **headers)
 
 
 def test_the_documented_signature_is_accepted() -> None:
@@ -159,10 +138,7 @@ def test_a_shared_secret_header_counts_only_when_the_mapping_names_it() -> None:
 # -- what cannot be mapped --------------------------------------------------------------------------------
 
 
-def mutated(name: str, change: Any) -> bytes:
-    doc = orjson.loads(body(name))
-    change(doc)
-    return orjson.dumps(doc)
+mutated = JI.mutated
 
 
 @pytest.mark.parametrize(("raw", "reason"), [
@@ -180,10 +156,7 @@ def mutated(name: str, change: Any) -> bytes:
      "missing_field:issue.fields.assignee"),
 ])
 def test_an_unmappable_payload_says_why(raw: bytes, reason: str) -> None:
-    with pytest.raises(Unmappable) as caught:
-        events(raw)
-    assert caught.value.reason == reason
-    assert caught.value.detail
+    assert JI.unmappable(raw).reason == reason
 
 
 def test_events_the_sla_does_not_judge_give_nothing() -> None:
@@ -208,14 +181,8 @@ def test_events_the_sla_does_not_judge_give_nothing() -> None:
     (lambda d: d.update(auth={"shared_secret_header": ""}), "auth.shared_secret_header"),
 ])
 def test_every_mapping_mistake_names_its_key(change: Any, key: str) -> None:
-    doc = copy.deepcopy(shipped())
-    change(doc)
-    with pytest.raises(ConfigError) as caught:
-        adapter(doc)
-    assert caught.value.key == f"jira.toml: {key}"
+    assert JI.mapping_error(JI.changed(change)).key == f"jira.toml: {key}"
 
 
 def test_no_secret_stops_start_up_naming_its_setting() -> None:
-    with pytest.raises(ConfigError) as caught:
-        jira.build(Reader(shipped(), "jira.toml"), None)
-    assert caught.value.key == "SLA_INGEST_JIRA_SECRET_FILE"
+    assert JI.secret_error().key == "SLA_INGEST_JIRA_SECRET_FILE"

@@ -11,42 +11,19 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
-from pipeline.domain.events import Event, decode
-from pipeline.errors import ConfigError
 from pipeline.ingest import registry
-from pipeline.ingest.adapter import Request, Unauthorized, Unmappable
-from pipeline.ingest.mapping import Reader, load
+from pipeline.ingest.adapter import Request, Unauthorized
+from pipeline.ingest.mapping import Reader
 from pipeline.ingest.sources import rt
 from pipeline.kafka.client import Secret
+from tests.unit.ingest.common import Source, assert_valid_for_the_pipeline, event_ids, fixture, signed_request
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "webhooks" / "rt"
-SIGNED = orjson.loads((FIXTURES / "headers.json").read_bytes())  # what HTTP::Tiny sent with create.json
+SIGNED = fixture("rt", "headers")  # what HTTP::Tiny sent with create.json
 SECRET = SIGNED["secret"]
-
-
-def body(name: str) -> bytes:
-    return (FIXTURES / f"{name}.json").read_bytes()
-
-
-def shipped() -> dict[str, Any]:
-    return load("rt")[0]
-
-
-def adapter(doc: dict[str, Any] | None = None) -> rt.RtAdapter:
-    return rt.build(Reader(shipped() if doc is None else doc, "rt.toml"), Secret(SECRET))
-
-
-def events_of(raw: bytes, doc: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    return adapter(doc).events(Request(headers={}, body=raw, received_ms=0))
-
-
-def edited(name: str, change: Any) -> bytes:
-    doc = orjson.loads(body(name))
-    change(doc)
-    return orjson.dumps(doc)
+RT = Source(rt, SECRET, arrived_ms=0)
+body, shipped, adapter, events_of, edited = RT.body, RT.shipped, RT.build, RT.events, RT.mutated
 
 
 def with_mapping(**changes: Any) -> dict[str, Any]:
@@ -96,28 +73,25 @@ def test_each_fixture_maps_to_the_expected_events(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(n for n, e in EXPECTED.items() if e))
 def test_each_event_is_one_the_worker_accepts(name: str) -> None:
-    for e in events_of(body(name)):
-        decoded = decode(orjson.dumps(e), e["ticket_id"].encode())
-        assert isinstance(decoded, Event), decoded
+    assert_valid_for_the_pipeline(events_of(body(name)))
 
 
 def test_every_fixture_is_covered() -> None:
-    assert {p.stem for p in FIXTURES.glob("*.json")} - {"headers", "rest2"} == set(EXPECTED)
+    assert RT.fixture_names(besides={"headers", "rest2"}) == set(EXPECTED)
 
 
 def test_a_retried_call_gives_the_same_event_ids() -> None:
     first = [e for name in sorted(EXPECTED) for e in events_of(body(name))]
     again = [e for name in sorted(EXPECTED) for e in events_of(body(name))]
     assert first == again
-    assert len({e["event_id"] for e in first}) == len(first)
+    assert len(set(event_ids(first))) == len(first)
 
 
 # -- authentication: X-RT-Signature = hex HMAC-SHA256(secret, body), as Perl's hmac_sha256_hex computed it
 
 
 def signed(headers: dict[str, str], raw: bytes | None = None) -> Request:
-    return Request(headers={k.lower(): v for k, v in headers.items()}, body=body("create") if raw is None else raw,
-                   received_ms=0)
+    return signed_request(headers, body("create") if raw is None else raw, received_ms=0)
 
 
 def test_the_signature_perl_computed_is_accepted() -> None:
@@ -140,7 +114,7 @@ def test_a_wrong_or_missing_signature_is_refused(case: str) -> None:
     elif case == "tampered_body":
         raw = body("create").replace(b'"Priority":"95"', b'"Priority":"15"')
         assert raw != body("create")
-    subject = rt.build(Reader(shipped(), "rt.toml"), Secret("another secret")) if case == "other_secret" else adapter()
+    subject = adapter(secret="another secret" if case == "other_secret" else None)
     with pytest.raises(Unauthorized):
         subject.authenticate(signed(headers, raw))
 
@@ -278,16 +252,12 @@ def test_installation_statuses_come_from_the_mapping() -> None:
     (edited("set_owner", lambda d: d["transaction"].pop("NewOwner")), "missing_field:transaction.NewOwner"),
 ])
 def test_an_unmappable_call_says_why(raw: bytes, reason: str) -> None:
-    with pytest.raises(Unmappable) as caught:
-        events_of(raw)
-    assert caught.value.reason == reason
-    assert caught.value.detail
+    assert RT.unmappable(raw).reason == reason
 
 
 def test_a_customer_field_the_ticket_lacks_is_unmappable_naming_it() -> None:
-    with pytest.raises(Unmappable) as caught:
-        events_of(body("create"), with_mapping(fields__customer="Account"))
-    assert caught.value.reason == "missing_field:ticket.CustomFields.Account"
+    caught = RT.unmappable(body("create"), with_mapping(fields__customer="Account"))
+    assert caught.reason == "missing_field:ticket.CustomFields.Account"
 
 
 def test_rt_dates_without_zone_are_utc() -> None:
@@ -308,8 +278,7 @@ def test_the_shipped_mapping_is_documented_and_read_whole() -> None:
 
 
 def test_an_empty_mapping_takes_every_default_but_the_severities() -> None:
-    with pytest.raises(ConfigError, match="rt.toml: severity"):
-        rt.build(Reader({}, "rt.toml"), Secret(SECRET))
+    assert str(RT.mapping_error({})).startswith("rt.toml: severity")
     m = rt.read_mapping(Reader({"severity": {"0-100": 3}}, "rt.toml"))
     assert (m.prefix, m.staff, m.customer, m.product, m.contract) == (
         "RT-", "privileged_or_not_requestor", "organization", "queue", None)
@@ -336,14 +305,11 @@ def test_every_mapping_mistake_names_its_key(changes: dict[str, Any], key: str) 
             doc[name] = {**doc[name], **value}
         else:
             doc[name] = value
-    with pytest.raises(ConfigError) as caught:
-        rt.build(Reader(doc, "rt.toml"), Secret(SECRET))
-    assert str(caught.value).startswith(f"rt.toml: {key}")
+    assert str(RT.mapping_error(doc)).startswith(f"rt.toml: {key}")
 
 
 def test_without_a_secret_start_up_names_the_setting() -> None:
-    with pytest.raises(ConfigError, match="SLA_INGEST_RT_SECRET_FILE"):
-        rt.build(Reader(shipped(), "rt.toml"), None)
+    assert RT.secret_error().key == "SLA_INGEST_RT_SECRET_FILE"
 
 
 def test_the_gateway_finds_the_rt_adapter() -> None:

@@ -5,38 +5,20 @@ once however often they repeat, the HMAC-SHA1 signature is checked, and every ma
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from pipeline.domain.events import Event, decode
-from pipeline.errors import ConfigError
-from pipeline.ingest.adapter import Request, Unauthorized, Unmappable
-from pipeline.ingest.mapping import Reader, load
+from pipeline.ingest.adapter import Request, Unauthorized
 from pipeline.ingest.sources import zammad
-from pipeline.kafka.client import Secret
+from tests.unit.ingest.common import Source, assert_valid_for_the_pipeline, fixture, signed_request
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "webhooks" / "zammad"
-SIGNED = orjson.loads((FIXTURES / "signed_call.json").read_bytes())
+SIGNED = fixture("zammad", "signed_call")
+ZM = Source(zammad, SIGNED["secret"])
 EMMA = "emma@chrispresso.com"
 
-
-def body(name: str) -> bytes:
-    return (FIXTURES / f"{name}.json").read_bytes()
-
-
-def shipped() -> dict[str, Any]:
-    return load("zammad")[0]
-
-
-def adapter(doc: dict[str, Any] | None = None) -> zammad.ZammadAdapter:
-    return zammad.build(Reader(shipped() if doc is None else doc, "zammad.toml"), Secret(SIGNED["secret"]))
-
-
-def events(raw: bytes, doc: dict[str, Any] | None = None, received_ms: int = 1) -> list[dict[str, Any]]:
-    return adapter(doc).events(Request(headers={}, body=raw, received_ms=received_ms))
+body, shipped, adapter, events = ZM.body, ZM.shipped, ZM.build, ZM.events
 
 
 def ev(eid: str, etype: str, at: str, **fields: Any) -> dict[str, Any]:
@@ -69,7 +51,7 @@ EXPECTED = {
 
 
 def test_every_fixture_has_its_expected_events() -> None:
-    assert {p.stem for p in FIXTURES.glob("*.json")} - {"signed_call"} == set(EXPECTED)
+    assert ZM.fixture_names(besides={"signed_call"}) == set(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -79,8 +61,7 @@ def test_fixture_maps_to_the_expected_events(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_event_is_valid_under_the_contract(name: str) -> None:
-    for e in events(body(name)):
-        assert isinstance(decode(orjson.dumps(e), e["ticket_id"].encode()), Event), e
+    assert_valid_for_the_pipeline(events(body(name)))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -125,9 +106,7 @@ def test_a_customer_without_an_organisation_is_their_own_customer() -> None:
 
 
 def signed(raw: bytes | None = None, **headers: str) -> Request:
-    sent = {k.lower(): v for k, v in SIGNED["headers"].items()} | {k.lower(): v for k, v in headers.items()}
-    return Request(headers={k: v for k, v in sent.items() if v}, body=body("ticket_created") if raw is None else raw,
-                   received_ms=1)
+    return signed_request(SIGNED["headers"], body("ticket_created") if raw is None else raw, **headers)
 
 
 def test_the_documented_signature_is_accepted() -> None:
@@ -148,10 +127,7 @@ def test_a_bad_or_missing_signature_is_refused(request_: Request) -> None:
 # -- what cannot be mapped --------------------------------------------------------------------------------
 
 
-def mutated(name: str, change: Any) -> bytes:
-    doc = orjson.loads(body(name))
-    change(doc)
-    return orjson.dumps(doc)
+mutated = ZM.mutated
 
 
 @pytest.mark.parametrize(("raw", "reason"), [
@@ -170,10 +146,7 @@ def mutated(name: str, change: Any) -> bytes:
      "missing_field:ticket.owner"),
 ])
 def test_an_unmappable_payload_says_why(raw: bytes, reason: str) -> None:
-    with pytest.raises(Unmappable) as caught:
-        events(raw)
-    assert caught.value.reason == reason
-    assert caught.value.detail
+    assert ZM.unmappable(raw).reason == reason
 
 
 def test_system_articles_are_no_reply() -> None:
@@ -195,14 +168,8 @@ def test_system_articles_are_no_reply() -> None:
     (lambda d: d.update(prefix="Z-"), "prefix"),
 ])
 def test_every_mapping_mistake_names_its_key(change: Any, key: str) -> None:
-    doc = copy.deepcopy(shipped())
-    change(doc)
-    with pytest.raises(ConfigError) as caught:
-        adapter(doc)
-    assert caught.value.key == f"zammad.toml: {key}"
+    assert ZM.mapping_error(ZM.changed(change)).key == f"zammad.toml: {key}"
 
 
 def test_no_secret_stops_start_up_naming_its_setting() -> None:
-    with pytest.raises(ConfigError) as caught:
-        zammad.build(Reader(shipped(), "zammad.toml"), None)
-    assert caught.value.key == "SLA_INGEST_ZAMMAD_SECRET_FILE"
+    assert ZM.secret_error().key == "SLA_INGEST_ZAMMAD_SECRET_FILE"

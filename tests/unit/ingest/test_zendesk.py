@@ -4,7 +4,6 @@ checked, and every mapping mistake names its key."""
 
 from __future__ import annotations
 
-import copy
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -12,34 +11,20 @@ from typing import Any
 import orjson
 import pytest
 
-from pipeline.domain.events import Event, decode
 from pipeline.domain.timefmt import MINUTE_MS, SECOND_MS, parse_rfc3339_ms
-from pipeline.errors import ConfigError
-from pipeline.ingest.adapter import Request, Unauthorized, Unmappable
-from pipeline.ingest.mapping import Reader, load
+from pipeline.ingest.adapter import Request, Unauthorized
 from pipeline.ingest.sources import zendesk
-from pipeline.kafka.client import Secret
+from tests.unit.ingest.common import Source, assert_valid_for_the_pipeline, event_ids
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "webhooks" / "zendesk"
 SECRET = "zd-fixture-signing-secret"
 SIGNED_AT = parse_rfc3339_ms("2025-01-08T10:12:08Z")
+ZD = Source(zendesk, SECRET, arrived_ms=SIGNED_AT)
 AGENT, CUSTOMER, ORG, GROUP = "8447388090495", "8447388090494", "8447346622462", "8447320466430"
-
-
-def body(name: str) -> bytes:
-    return (FIXTURES / f"{name}.json").read_bytes()
-
-
-def shipped() -> dict[str, Any]:
-    return load("zendesk")[0]
-
-
-def adapter(doc: dict[str, Any] | None = None) -> zendesk.ZendeskAdapter:
-    return zendesk.build(Reader(shipped() if doc is None else doc, "zendesk.toml"), Secret(SECRET))
+body, shipped, adapter = ZD.body, ZD.shipped, ZD.build
 
 
 def events(name: str, doc: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    return adapter(doc).events(Request(headers={}, body=body(name), received_ms=SIGNED_AT))
+    return ZD.events(body(name), doc)
 
 
 def ev(eid: str, etype: str, at: str, **fields: Any) -> dict[str, Any]:
@@ -95,20 +80,17 @@ def test_each_fixture_maps_to_the_events_it_means(name: str) -> None:
 
 
 def test_every_fixture_has_its_expectation() -> None:
-    on_disk = {p.stem for p in FIXTURES.glob("*.json")} - {"signed_headers"}
-    assert on_disk == set(ALL)
+    assert ZD.fixture_names(besides={"signed_headers"}) == set(ALL)
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_every_event_is_valid_for_the_pipeline(name: str) -> None:
-    for e in events(name):
-        decoded = decode(orjson.dumps(e), e["ticket_id"].encode())
-        assert isinstance(decoded, Event), decoded
+    assert_valid_for_the_pipeline(events(name))
 
 
 def test_a_retried_delivery_gives_the_same_event_ids_and_different_events_different_ids() -> None:
     assert [events(n) for n in ALL] == [events(n) for n in ALL]
-    ids = [e["event_id"] for n in ALL for e in events(n) if not n.startswith("trigger_")]
+    ids = [i for n in ALL if not n.startswith("trigger_") for i in event_ids(events(n))]
     assert len(ids) == len(set(ids))
 
 
@@ -134,8 +116,7 @@ def test_a_ticket_without_organisation_or_priority_uses_the_requester_and_the_de
 # --- authentication ------------------------------------------------------------------------------------------------
 
 def signed_headers() -> dict[str, str]:
-    raw = orjson.loads(body("signed_headers"))
-    return {k.lower(): v for k, v in raw.items() if not k.startswith("_")}
+    return {k.lower(): v for k, v in ZD.json("signed_headers").items() if not k.startswith("_")}
 
 
 def call(headers: dict[str, str], received_ms: int = SIGNED_AT + 30 * SECOND_MS, payload: bytes | None = None):
@@ -159,7 +140,7 @@ def test_a_wrong_signature_is_refused(change: str) -> None:
         headers["x-zendesk-webhook-signature-timestamp"] = "2025-01-08T10:12:09Z"
     else:
         headers["x-zendesk-webhook-signature"] = headers["x-zendesk-webhook-signature"][:-2] + "A="
-    gate = zendesk.build(Reader(shipped(), "zendesk.toml"), Secret(secret))
+    gate = adapter(secret=secret)
     with pytest.raises(Unauthorized, match="wrong"):
         gate.authenticate(call(headers, payload=payload))
 
@@ -185,10 +166,7 @@ def test_the_replay_window_is_five_minutes_either_way(offset_ms: int) -> None:
 
 # --- payloads that cannot be mapped ---------------------------------------------------------------------------------
 
-def mutated(name: str, change) -> bytes:
-    doc = orjson.loads(body(name))
-    change(doc)
-    return orjson.dumps(doc)
+mutated = ZD.mutated
 
 
 @pytest.mark.parametrize(("payload", "reason"), [
@@ -207,19 +185,10 @@ def mutated(name: str, change) -> bytes:
     (mutated("trigger_status_pending", lambda d: d["ticket"].update(updated_at="")), "missing_field:ticket.updated_at"),
 ])
 def test_an_unmappable_payload_says_why(payload: bytes, reason: str) -> None:
-    with pytest.raises(Unmappable) as caught:
-        adapter().events(Request(headers={}, body=payload, received_ms=SIGNED_AT))
-    assert caught.value.reason == reason
-    assert caught.value.detail
+    assert ZD.unmappable(payload).reason == reason
 
 
 # --- mapping mistakes ------------------------------------------------------------------------------------------------
-
-def with_change(change) -> dict[str, Any]:
-    doc = copy.deepcopy(shipped())
-    change(doc)
-    return doc
-
 
 @pytest.mark.parametrize(("change", "key"), [
     (lambda d: d["severity"].update(urgent=7), "severity.urgent"),
@@ -239,15 +208,11 @@ def with_change(change) -> dict[str, Any]:
     (lambda d: d["fields"].update(organisation="x"), "fields.organisation"),
 ])
 def test_every_mapping_mistake_names_its_key(change, key: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        adapter(with_change(change))
-    assert caught.value.key == f"zendesk.toml: {key}"
+    assert ZD.mapping_error(ZD.changed(change)).key == f"zendesk.toml: {key}"
 
 
 def test_the_secret_is_required_and_named() -> None:
-    with pytest.raises(ConfigError) as caught:
-        zendesk.build(Reader(shipped(), "zendesk.toml"), None)
-    assert caught.value.key == "SLA_INGEST_ZENDESK_SECRET_FILE"
+    assert ZD.secret_error().key == "SLA_INGEST_ZENDESK_SECRET_FILE"
 
 
 def test_the_shipped_mapping_is_valid_toml_with_every_key_read() -> None:
