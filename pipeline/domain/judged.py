@@ -35,9 +35,10 @@ class JudgedClock:
     pauses: list[int] = dataclasses.field(default_factory=list)  # closed pauses: [start, end, start, end, ...]
     paused_since: int | None = None
     notices: int = 0
-    # (what the instants depend on, deadline, at-risk instant): asked several times per event, computed once;
-    # never serialized
-    memo: tuple | None = dataclasses.field(default=None, compare=False, repr=False)
+    # [severity, pauses closed, policy fingerprint, deadline, at-risk instant]: the instants, asked several times
+    # per event, computed once while what they depend on stays (kept in the state: a worker reads each ticket
+    # back for every event, and business-hours instants are costly to find again)
+    memo: list | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def running(self) -> bool:
@@ -48,8 +49,9 @@ class JudgedClock:
         return self.paused_since is not None
 
     def to_list(self) -> list[Any]:
-        return [METRICS.index(self.metric), self.cycle, self.start, self.end, self.outcome, self.pauses,
-                self.paused_since, self.notices]
+        row = [METRICS.index(self.metric), self.cycle, self.start, self.end, self.outcome, self.pauses,
+               self.paused_since, self.notices]
+        return row if self.memo is None or self.end is not None else [*row, self.memo]
 
     @classmethod
     def from_list(cls, row: list[Any]) -> JudgedClock:
@@ -136,21 +138,22 @@ def at_risk_at(state: Any, clock: JudgedClock, policy: Policy) -> int | None:
 
 
 def _instants(state: Any, clock: JudgedClock, policy: Policy) -> tuple[int | None, int | None]:
-    """(deadline, at-risk instant), remembered on the clock while nothing they depend on changes."""
+    """(deadline, at-risk instant), remembered on the clock while the severity, the closed pauses and the
+    policy stay the same (the ticket's contract, product and FastLane flag are fixed under one policy)."""
     if clock.end is not None or clock.outcome is not None or clock.paused_since is not None:
         return None, None
-    key = (state.severity, state.fastlane, state.contract, len(clock.pauses), id(policy))
     memo = clock.memo
-    if memo is not None and memo[0] == key:
-        return memo[1], memo[2]
+    if (memo is not None and memo[0] == state.severity and memo[1] == len(clock.pauses)
+            and memo[2] == policy.fingerprint):
+        return memo[3], memo[4]
     target = target_of(state, policy, clock.metric)
-    if target is None:
-        found: tuple[int | None, int | None] = (None, None)
-    else:
+    deadline = at_risk = None
+    if target is not None:
         cal = calendar_of(state, policy)
-        found = (reaching(clock, cal, target), reaching(clock, cal, math.ceil(policy.at_risk_fraction * target)))
-    clock.memo = (key, *found)
-    return found
+        deadline = reaching(clock, cal, target)
+        at_risk = reaching(clock, cal, math.ceil(policy.at_risk_fraction * target))
+    clock.memo = [state.severity, len(clock.pauses), policy.fingerprint, deadline, at_risk]
+    return deadline, at_risk
 
 
 def find(state: Any, metric: str, *, running: bool = True) -> JudgedClock | None:

@@ -79,6 +79,13 @@ class Policy:
         return bool(self.contracts)
 
     @functools.cached_property
+    def fingerprint(self) -> int:
+        """32 bits of every setting's value: instants remembered in a ticket's state under another policy
+        (a restart with a changed file, a test's second policy) are found again, never reused. Sets of
+        names print in an order that may differ between processes: then a restart only finds them again."""
+        return int.from_bytes(hashlib.blake2b(repr(self).encode(), digest_size=4).digest(), "big")
+
+    @functools.cached_property
     def _implicit(self) -> Contract:
         return Contract(DEFAULT, {IRT: self.irt_targets_ms}, {IRT: self.irt_goal})
 
