@@ -13,6 +13,7 @@ given amount of it has elapsed since a start (the IRT deadline). They are each o
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
 from collections.abc import Iterator, Mapping
@@ -104,6 +105,7 @@ def clear_caches() -> None:
     """Forget every day's ranges and every deadline computed (for benchmarks that must start cold)."""
     _open_ranges.cache_clear()
     _reached.cache_clear()
+    _INDEXES.clear()
 
 
 def _offsets(zone_name: str, start_ms: int, end_ms: int) -> list[tuple[int, int, int]]:
@@ -153,6 +155,13 @@ def elapsed(cal: Calendar, start_ms: int, end_ms: int) -> int:
         return 0
     if is_24x7(cal):
         return end_ms - start_ms
+    index = _index(cal, start_ms, end_ms)
+    if index is not None:
+        return index.counted(end_ms) - index.counted(start_ms)
+    return _elapsed_day_by_day(cal, start_ms, end_ms)
+
+
+def _elapsed_day_by_day(cal: Calendar, start_ms: int, end_ms: int) -> int:
     total = 0
     day = local_day(start_ms, cal.zone) - timedelta(days=1)
     last = local_day(end_ms, cal.zone) + timedelta(days=1)
@@ -173,6 +182,11 @@ def reached(cal: Calendar, start_ms: int, amount_ms: int) -> int:
         return start_ms
     if is_24x7(cal):
         return start_ms + amount_ms
+    index = _index(cal, start_ms, start_ms)
+    if index is not None:
+        at = index.reaching(start_ms, amount_ms)
+        if at is not None:
+            return at
     return _reached(cal, start_ms, amount_ms)
 
 
@@ -188,6 +202,90 @@ def _reached(cal: Calendar, start_ms: int, amount_ms: int) -> int:
         left -= close_ms - lo
     raise CalendarError(f"calendars.{cal.name}", f"has too few opening hours: {amount_ms} ms are not reached "
                                                  f"within {MAX_DAYS} days")
+
+
+# --- the same answers by bisection ------------------------------------------------------------------
+# A calendar's opening ranges over a span of days, in order, with the open time before each: elapsed() is a
+# difference of two look-ups and reached() one more, instead of a walk day by day (a ticket's instants are
+# asked for on every change, and every clock of a contract has its own). Built from _open_ranges, the one
+# definition of the hours; used only inside the span it covers, else the walk answers.
+
+_INDEX_BEFORE_DAYS, _INDEX_AFTER_DAYS, _INDEX_MAX_DAYS = 400, 800, 4000
+
+
+@dataclasses.dataclass(slots=True)
+class _Index:
+    first_day: date
+    last_day: date
+    safe_from: int  # instants in [safe_from, safe_to] are answered; the margins hold any zone's offset
+    safe_to: int
+    starts: list[int]
+    ends: list[int]
+    before: list[int]  # open time before each range
+    through: list[int]  # open time to the end of each range
+
+    def counted(self, at_ms: int) -> int:
+        """Open time from the span's start to ``at_ms``."""
+        i = bisect.bisect_right(self.ends, at_ms)
+        if i == len(self.ends):
+            return self.through[-1] if self.through else 0
+        return self.before[i] + max(0, at_ms - self.starts[i])
+
+    def reaching(self, start_ms: int, amount_ms: int) -> int | None:
+        goal = self.counted(start_ms) + amount_ms
+        j = bisect.bisect_left(self.through, goal)
+        if j == len(self.through):
+            return None
+        at = self.starts[j] + goal - self.before[j]
+        return at if at <= self.safe_to else None
+
+
+_INDEXES: dict[Calendar, _Index | None] = {}
+
+
+def _index(cal: Calendar, start_ms: int, end_ms: int) -> _Index | None:
+    """The calendar's index covering both instants (built or widened as needed), or None to walk instead."""
+    index = _INDEXES.get(cal)
+    if index is not None and index.safe_from <= start_ms and end_ms <= index.safe_to:
+        return index
+    if cal in _INDEXES and index is None:
+        return None  # its ranges did not form one ordered list: always walk
+    first = local_day(start_ms, cal.zone) - timedelta(days=_INDEX_BEFORE_DAYS)
+    last = local_day(end_ms, cal.zone) + timedelta(days=_INDEX_AFTER_DAYS)
+    if index is not None:
+        first, last = min(first, index.first_day), max(last, index.last_day)
+    if (last - first).days > _INDEX_MAX_DAYS:
+        return None
+    built = _build_index(cal, first, last)
+    _INDEXES[cal] = built
+    if built is None or not (built.safe_from <= start_ms and end_ms <= built.safe_to):
+        return None
+    return built
+
+
+def _build_index(cal: Calendar, first: date, last: date) -> _Index | None:
+    starts: list[int] = []
+    ends: list[int] = []
+    day = first
+    while day <= last:
+        for lo, hi in _open_ranges(cal, day):
+            if ends and lo < ends[-1]:
+                return None
+            if ends and lo == ends[-1]:
+                ends[-1] = hi
+            else:
+                starts.append(lo)
+                ends.append(hi)
+        day += timedelta(days=1)
+    before, through, total = [], [], 0
+    for lo, hi in zip(starts, ends, strict=True):
+        before.append(total)
+        total += hi - lo
+        through.append(total)
+    # two days' margin at each end: a day's ranges lie within 15 h before and 39 h after its 00:00 UTC reading
+    safe_from = ((first - _EPOCH_DAY).days + 2) * DAY_MS
+    safe_to = ((last - _EPOCH_DAY).days - 1) * DAY_MS
+    return _Index(first, last, safe_from, safe_to, starts, ends, before, through)
 
 
 # --- the policy file's [calendars.NAME] tables ------------------------------------------------------

@@ -196,7 +196,9 @@ async def test_an_alertmanager_behind_tls_and_basic_auth_gets_pages_and_a_wrong_
             await asyncio.sleep(0.5)
         refused = metric(wrong, "sla_notifier_posts_total", result="rejected")
         await asyncio.sleep(5)  # a retried post would have come again by now (backoff starts at 0.5 s)
-        assert metric(wrong, "sla_notifier_posts_total", result="rejected") == refused <= 2  # (an empty one at start)
+        # no retry came (they would within 5 s: 0.5, 1, 2 s); the refused posts before were TLS-1's and the start's
+        # empty one, and on a slow machine a re-assertion after the consumer's first rebalance
+        assert metric(wrong, "sla_notifier_posts_total", result="rejected") == refused >= 1
         assert metric(wrong, "sla_notifier_posts_total", result="failed") == 0
         log = wrong_log.read_text()
         assert PASSWORD not in log and base64.b64encode(f"sla:not-{PASSWORD}".encode()).decode() not in log

@@ -166,3 +166,24 @@ def test_deadlines_agree_with_a_minute_by_minute_walk_of_the_local_clock(c: cal.
         at += MIN
     assert reached(c, start, minutes * MIN) == at + MIN
     assert elapsed(c, start, at + MIN) == minutes * MIN
+
+
+# Spring and autumn changes inside the hours, a half-hour change, and a range a change pushes past midnight.
+ODD = [parse("night", {"timezone": "Europe/Berlin", "hours": {d: ["02:30-05:00", "22:00-24:00"]
+                                                           for d in cal.DAY_NAMES}}),
+       parse("lordhowe", {"timezone": "Australia/Lord_Howe", "hours": {d: ["01:00-03:00"] for d in cal.DAY_NAMES},
+                          "holidays": ["2026-04-05"]})]
+
+
+@settings(max_examples=300, deadline=None)
+@given(c=st.sampled_from([EMEA, NYC, ONE_HOUR_A_WEEK, ALL_DAY, *ODD]),
+       start=st.integers(parse_rfc3339_ms("2025-01-01T00:00:00Z"), parse_rfc3339_ms("2028-12-31T00:00:00Z")),
+       span=st.integers(0, 400 * 24 * HOUR), amount=st.integers(1, 300 * HOUR))
+def test_the_bisected_answers_equal_the_day_by_day_walk(c: cal.Calendar, start: int, span: int, amount: int) -> None:
+    """elapsed() and reached() answer from an index of each calendar's ranges; the walk over the days is
+    the reference they must equal to the millisecond, wherever the index was first built."""
+    cal.clear_caches()
+    if span % 2:  # build the index far from this start first, so it is widened, not built around it
+        elapsed(c, start + 900 * 24 * HOUR, start + 901 * 24 * HOUR)
+    assert elapsed(c, start, start + span) == cal._elapsed_day_by_day(c, start, start + span)
+    assert reached(c, start, amount) == cal._reached.__wrapped__(c, start, amount)
