@@ -43,10 +43,9 @@ class OpenTickets:
         running = []
         contract = judged.contract_name(state, self.policy)[0] if state.clocks else ""
         for clock in state.clocks:
-            deadline = judged.deadline(state, clock, self.policy)
+            deadline, at_risk = judged.instants(state, clock, self.policy)
             if deadline is None:
                 continue
-            at_risk = judged.at_risk_at(state, clock, self.policy)
             if clock.metric == IRT:
                 unanswered[state.ticket_id] = (state.severity, at_risk, deadline,  # type: ignore[assignment]
                                                judged.calendar_of(state, self.policy))

@@ -129,15 +129,15 @@ def reaching(clock: JudgedClock, cal: Calendar, amount: int, *, paused: bool = T
 
 def deadline(state: Any, clock: JudgedClock, policy: Policy) -> int | None:
     """When the clock breaches: None once decided or ended, while paused, or without a target."""
-    return _instants(state, clock, policy)[0]
+    return instants(state, clock, policy)[0]
 
 
 def at_risk_at(state: Any, clock: JudgedClock, policy: Policy) -> int | None:
     """When the undecided clock will have counted the at-risk share of its target (None as for deadline)."""
-    return _instants(state, clock, policy)[1]
+    return instants(state, clock, policy)[1]
 
 
-def _instants(state: Any, clock: JudgedClock, policy: Policy) -> tuple[int | None, int | None]:
+def instants(state: Any, clock: JudgedClock, policy: Policy) -> tuple[int | None, int | None]:
     """(deadline, at-risk instant), remembered on the clock while the severity, the closed pauses and the
     policy stay the same (the ticket's contract, product and FastLane flag are fixed under one policy)."""
     if clock.end is not None or clock.outcome is not None or clock.paused_since is not None:

@@ -21,7 +21,7 @@ AT_RISK_LEVEL, BREACHED_LEVEL = 1, 3
 
 
 def _listed(state: TicketState, policy: Policy) -> frozenset[str]:
-    return judged.contract_of(state, policy).notify if policy.uses_contracts else frozenset()
+    return judged.contract_of(state, policy).notify if policy.contracts else frozenset()
 
 
 def next_at_risk(state: TicketState, policy: Policy) -> int | None:
