@@ -49,7 +49,10 @@ def test_the_prometheus_rule_holds_exactly_the_generated_rules() -> None:
 def test_a_sasl_ssl_cluster_gets_its_password_and_ca_as_files_from_existing_secrets() -> None:
     [workers] = [doc for doc in render("ci/sasl-ssl-values.yaml") if doc["kind"] == "StatefulSet"]
     pod = workers["spec"]["template"]["spec"]
-    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    # the other workers forward /tickets/<id> to this one at its pod's address
+    assert env["SLA_WEB_ADVERTISED_URL"] == "http://$(POD_IP):6066"
+    assert {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}} in pod["containers"][0]["env"]
     assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
     assert env["KAFKA_SASL_PASSWORD_FILE"] == "/etc/sla-pipeline/secrets/kafka-password/password"
     assert "KAFKA_SASL_PASSWORD" not in env  # never a value in the pod spec
