@@ -17,7 +17,7 @@ MOUNT = "/etc/sla-pipeline/secrets/reports-token"
 def worker_pod(docs: list[dict]) -> tuple[dict, dict[str, str]]:
     [workers] = [doc for doc in docs if doc["kind"] == "StatefulSet"]
     pod = workers["spec"]["template"]["spec"]
-    return pod, {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    return pod, {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
 
 
 def token_volume(pod: dict) -> tuple[str, str] | None:
