@@ -125,6 +125,33 @@ def _parser() -> argparse.ArgumentParser:
     pol.add_argument("--created", help="... created then (RFC 3339 with an offset; default: now; needs --severity)")
     pol.set_defaults(handler=policy.command, needs=(PolicySettings,))
 
+    expl = _command(sub, "explain", "explain one ticket's SLA: contract, clocks, escalations")
+    expl.add_argument("ticket_id", help="the ticket's id (the key of its events)")
+    expl.add_argument("--format", choices=["html", "json"], default="html", help="the output format (default html)")
+    expl.add_argument("--out", type=Path, help="the file to write (default: standard output)")
+    expl.add_argument("--events", type=Path, metavar="FILE.jsonl",
+                      help="read the ticket's events from this JSON-lines file instead of tickets.events; its "
+                           "latest event's instant is then the judging clock (else the wall clock)")
+    expl.add_argument("--timezone", dest="explain_timezone", default="UTC",
+                      help="html: the time zone times are shown in (default UTC)")
+    expl.set_defaults(handler=commands.explain, needs=(Settings,))
+
+    what = _command(sub, "whatif", "compare a period judged by the live and a candidate policy")
+    what.add_argument("--policy", dest="candidate_policy", type=Path, required=True, metavar="CANDIDATE.toml",
+                      help="the candidate policy (live: SLA_POLICY_FILE, else the built-in policy)")
+    what.add_argument("--from", dest="whatif_from", required=True, metavar="DATE",
+                      help="tickets created from this UTC date (2026-11-01) or RFC 3339 instant")
+    what.add_argument("--to", dest="whatif_to", required=True, metavar="DATE", help="... to this one (not included)")
+    what.add_argument("--events", dest="whatif_events", type=Path, metavar="FILE.jsonl",
+                      help="read the events from this JSON-lines file instead of tickets.events")
+    what.add_argument("--settle-days", type=float, default=7.0,
+                      help="read the tickets' events this long after --to, for them to be judged (default 7)")
+    what.add_argument("--processes", type=int, help="worker processes judging partitions (default: the cores)")
+    what.add_argument("--format", dest="whatif_format", choices=["html", "json", "csv"], default="html",
+                      help="the output format (default html)")
+    what.add_argument("--out", dest="whatif_out", type=Path, help="the file to write (default: standard output)")
+    what.set_defaults(handler=commands.whatif, needs=(Settings,))
+
     sim = _command(sub, "simulate", "play simulated ticket lifecycles to Kafka, or to a file")
     sim.add_argument("--seed", type=int, default=1, help="the same seed plays the same tickets (default 1)")
     sim.add_argument("--profile", type=Path, help="a profile TOML (default: deploy/profiles/default.toml)")

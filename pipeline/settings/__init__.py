@@ -12,6 +12,7 @@ e.g. ``SLA_WEB_PORT: must be an integer from 1 to 65535, got 'http'``.
 from __future__ import annotations
 
 import dataclasses
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,7 @@ DEFAULT_KAFKA_VERSION = "3.9.1"
 APP_ID = "sla-pipeline"  # SLA_APP_ID unless set: names the consumer groups and internal topics
 ESCALATIONS = "sla.escalations"  # SLA_TOPIC_ESCALATIONS unless set
 LOOPBACK = "127.0.0.1"  # where the web servers listen unless SLA_WEB_HOST says otherwise
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # listen on every interface: no address another host can use
 
 
 def unknown_keys(environ: Mapping[str, str]) -> list[str]:
@@ -72,6 +74,9 @@ class Settings(KafkaSettings):
     data_dir: Path = Path("./data")
     web_host: str = LOOPBACK
     web_port: int = 6066
+    # How the other workers reach this one's web server (they forward /tickets/<id> to the ticket's owner);
+    # None: http://<web_host>:<web_port>, a wildcard host (0.0.0.0) replaced by the machine's host name
+    web_advertised_url: str | None = None
     partitions: int = 4
     replication_factor: int = 1
     allowed_lateness_seconds: float = 0.0
@@ -96,6 +101,15 @@ class Settings(KafkaSettings):
     def kafka_broker_url(self) -> str:
         """The servers in Faust's ``kafka://host:port;host:port`` form."""
         return "kafka://" + ";".join(self.bootstrap_servers.split(","))
+
+    @property
+    def advertised_url(self) -> str:
+        """The URL the other workers use for this one's pages (Faust's ``canonical_url``)."""
+        if self.web_advertised_url is not None:
+            return self.web_advertised_url
+        host = socket.gethostname() if self.web_host in WILDCARD_HOSTS else self.web_host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.web_port}"
 
     @property
     def topic_ticks(self) -> str:
@@ -146,6 +160,7 @@ Settings._ENV = {
     "SLA_DATA_DIR": ("data_dir", ep.directory),
     "SLA_WEB_HOST": ("web_host", ep.parse_str),
     "SLA_WEB_PORT": ("web_port", ep.int_in(1, 65535)),
+    "SLA_WEB_ADVERTISED_URL": ("web_advertised_url", ep.url),
     "SLA_PARTITIONS": ("partitions", ep.int_in(1, 10000)),
     "SLA_REPLICATION_FACTOR": ("replication_factor", ep.int_in(1, 32)),
     "SLA_ALLOWED_LATENESS_SECONDS": ("allowed_lateness_seconds", ep.seconds(0, 86400)),

@@ -19,6 +19,7 @@ from pipeline.agents.offsets import CommittedOffsets, register_lag, rewind_uncom
 from pipeline.agents.publisher import Publisher
 from pipeline.domain.clock import Clock, EventPartitionClock, WallClock, WallPartitionClock
 from pipeline.domain.policy import Policy, load_policy
+from pipeline.domain.timefmt import DAY_MS
 from pipeline.kafka.admin import MAX_MESSAGE_BYTES
 from pipeline.metrics import Metrics
 from pipeline.processing.outbox import OUTPUT_TOPICS
@@ -27,6 +28,7 @@ from pipeline.settings import Settings
 from pipeline.tables import tickets as tickets_tables
 from pipeline.tables.engineer_view import EngineerView, follow_changelog
 from pipeline.worker import web
+from pipeline.worker.tickets_page import KafkaTicketRecords, TicketPages, TicketRecords
 
 RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
@@ -62,6 +64,7 @@ def create_app(
     metrics: Metrics | None = None,
     policy: Policy | None = None,
     store: str = "rocksdb://",
+    ticket_records: TicketRecords | None = None,
 ) -> Pipeline:
     wall = wall or WallClock()
     policy = policy or load_policy(settings.policy_file)
@@ -75,6 +78,7 @@ def create_app(
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
+        canonical_url=settings.advertised_url,  # where the other workers forward /tickets/<id> to this one
         topic_partitions=partitions,
         topic_replication_factor=settings.replication_factor,
         producer_max_request_size=MAX_MESSAGE_BYTES,
@@ -129,6 +133,21 @@ def create_app(
     metrics.observe_lag(register_lag(app, settings.topic_events, positions, processor.next_offsets))
     rewind_uncommitted(app, {settings.topic_events, ticks_name, settings.topic_facts, settings.topic_incidents})
 
+    def processed(partition: int) -> int | None:
+        """The next offset of ``partition`` this worker processes (or the group committed, if further)."""
+        done = [o for o in (processor.next_offsets.get(partition), positions.of(settings.topic_events, partition))
+                if o is not None]
+        return max(done, default=None)
+
+    lateness_ms = int(settings.allowed_lateness_seconds * 1000)
+    ticket_pages = TicketPages(
+        topic=settings.topic_events, partitions=partitions, advertised_url=settings.advertised_url,
+        owners=lambda: app.router.external_topics_metadata(), store=store,
+        records=ticket_records or KafkaTicketRecords(settings.kafka, settings.topic_events), policy=policy,
+        now=processor.clock.now, position=processed, lateness_ms=lateness_ms,
+        orphan_timeout_ms=processor.orphan_timeout_ms,
+        margin_ms=max(DAY_MS, lateness_ms, processor.orphan_timeout_ms), session=lambda: app.http_client)
+
     engineers = tickets_tables.declare_engineers(app, partitions)
     engineers_progress = Progress()
     engineer_agent = engineers_agent.register(app, facts=facts, table=engineers, progress=engineers_progress)
@@ -157,7 +176,7 @@ def create_app(
         return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic_events)
 
     web.register(app, metrics, view, ready=ready, partitions=partitions, access=web.Access.of(settings),
-                 reports=reports.web_handler(settings, policy, wall.now_ms))
+                 reports=reports.web_handler(settings, policy, wall.now_ms), tickets=ticket_pages)
     return Pipeline(app=app, settings=settings, processor=processor, metrics=metrics, policy=policy,
                     tickets=ticket_agent, engineers=engineer_agent,
                     engineers_progress=engineers_progress, engineer_table=engineers,

@@ -1,7 +1,7 @@
 """The worker's web pages: ``/metrics`` for Prometheus, ``/healthz`` and ``/readyz`` for orchestrators,
 ``/runbooks`` for people, and the private pages (``/stackrank``: people's performance; ``/reports/...``:
-customers' data, a customer's SLA statement (``/reports/statement``) among them; the coming
-``/tickets/<id>`` too), which answer only through :func:`private`.
+customers' data, a customer's SLA statement (``/reports/statement``) among them; ``/tickets/<id>``: a
+ticket's SLA explained, :mod:`pipeline.worker.tickets_page`), which answer only through :func:`private`.
 
 Faust's own ``/table`` and ``/router`` views are switched off in the app factory: they serve table
 contents (ticket state) and the cluster's layout to anyone who reaches the port.
@@ -23,6 +23,7 @@ from pipeline.metrics import Metrics
 from pipeline.settings import Settings
 from pipeline.tables.engineer_view import EngineerView
 from pipeline.worker import runbooks
+from pipeline.worker.tickets_page import FORMATS, TicketPages, chosen_format
 
 TOKEN_PARAM = "token"  # ?token=: a link (the demo's board, a bookmark) cannot send an Authorization header
 Handler = Callable[..., Awaitable[Any]]  # a page: (view, request, **path params) -> faust.web.Response
@@ -77,7 +78,8 @@ def private(access: Access, handler: Handler) -> Handler:
 
 def register(app: faust.App, metrics: Metrics, view: EngineerView, *, ready: Callable[[], str | None],
              access: Access, partitions: Callable[[], list[int]] = list,
-             reports: Callable[[str, dict[str, str]], Awaitable[tuple[int, str, bytes]]] | None = None) -> None:
+             reports: Callable[[str, dict[str, str]], Awaitable[tuple[int, str, bytes]]] | None = None,
+             tickets: TicketPages | None = None) -> None:
     """The pages. ``access`` (``Access.of(settings)``) says who may read the private ones."""
 
     @app.page("/healthz")
@@ -108,6 +110,8 @@ def register(app: faust.App, metrics: Metrics, view: EngineerView, *, ready: Cal
     if reports is not None:
         for kind in ("debrief", "dsat", "monthly", "statement"):
             _report_page(app, kind, reports, access)
+    if tickets is not None:
+        _ticket_page(app, tickets, access)
 
     @app.page("/runbooks")
     async def runbooks_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
@@ -124,3 +128,14 @@ def _report_page(app: faust.App, kind: str, make: Callable[[str, dict[str, str]]
         return web.bytes(body, status=status, headers={"Content-Type": content_type})
 
     app.page(f"/reports/{kind}", name=f"report_{kind}")(private(access, report_page))
+
+
+def _ticket_page(app: faust.App, pages: TicketPages, access: Access) -> None:
+    async def ticket_page(web: faust.web.Web, request: faust.web.Request, ticket_id: str) -> faust.web.Response:
+        fmt = chosen_format(request.query, request.headers.get("Accept", ""))
+        if fmt is None:
+            return web.json({"error": f"format must be one of {', '.join(FORMATS)}"}, status=400)
+        got = await pages.answer(ticket_id, path_qs=str(request.rel_url), headers=request.headers, fmt=fmt)
+        return web.bytes(got.body, status=got.status, headers={"Content-Type": got.content_type, **got.headers})
+
+    app.page("/tickets/{ticket_id}", name="ticket")(private(access, ticket_page))

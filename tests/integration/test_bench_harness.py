@@ -121,3 +121,18 @@ def test_ingest_bench_measures_the_gateway_beside_a_bare_producer_and_loses_noth
     assert kill["requests_answered_2xx"] > 0 and kill["answered_events_missing_after_kill"] == 0
     assert kill["resent_requests_answered_2xx"] == kill["requests_unanswered"]
     assert kill["events_missing_after_resend"] == 0 and kill["records_keyed_otherwise_than_ticket_id"] == 0
+
+
+def test_whatif_bench_judges_the_period_from_a_file_and_the_topic_in_one_and_two_processes(tmp_path: Path) -> None:
+    out = tmp_path / "whatif.json"
+    done = subprocess.run([sys.executable, "bench/whatif.py", "--quick", "--kafka-version", VERSIONS[0],
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["events_on_topic"] > 0 and result["baseline_bare_consumer_events_per_s"] > 0
+    runs = result["runs"]
+    assert {(r["source"], r["processes"]) for r in runs} == {("file", 1), ("file", 2), ("topic", 1), ("topic", 2)}
+    # every run judged the same period's events to the same comparison
+    assert len({(r["events"], r["tickets"], r["flips"]) for r in runs}) == 1
+    assert runs[0]["events"] > 0 and runs[0]["flips"] > 0
+    assert all(r["events_per_s"] > 0 and abs(r["judgements_per_s"] - 2 * r["events_per_s"]) <= 2 for r in runs)

@@ -1,5 +1,5 @@
-"""People's performance (/stackrank) and customers' data (/reports/...) are private: a worker serves them only
-to a request carrying its token (a bearer header, or ?token= for a link), or to anyone when explicitly
+"""People's performance (/stackrank) and customers' data (/reports/..., /tickets/<id>) are private: a worker
+serves them only to a request carrying its token (a bearer header, or ?token= for a link), or to anyone when explicitly
 opened; by default it refuses and says which setting enables them. The scrapers' and orchestrators' pages
 stay open. The real routes, served by aiohttp on the loopback; no broker."""
 
@@ -16,11 +16,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from pipeline.kafka.client import Secret
 from pipeline.metrics import Metrics
 from pipeline.settings import Settings
-from pipeline.worker import web
+from pipeline.worker import tickets_page, web
 
 TOKEN = "s3cret-token-42"
 PRIVATE = ["/stackrank?window=7d", "/reports/debrief?date=2026-03-02", "/reports/dsat", "/reports/monthly",
-           "/reports/statement?customer=C1&month=2026-03"]
+           "/reports/statement?customer=C1&month=2026-03", "/tickets/T-42?format=json", "/tickets/T-42"]
 OPEN = ["/metrics", "/healthz", "/readyz", "/runbooks"]
 _ids = itertools.count()
 
@@ -41,13 +41,29 @@ class Reports:
         return 200, "text/html; charset=utf-8", f"<title>{kind}</title>".encode()
 
 
+class Tickets:
+    """Stands in for the ticket page (:class:`tickets_page.TicketPages`): records the tickets asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def answer(self, ticket_id: str, *, path_qs: str, headers: object, fmt: str) -> tickets_page.Answer:
+        self.asked.append(ticket_id)
+        return tickets_page.Answer(200, "application/json", orjson.dumps({"ticket_id": ticket_id}))
+
+
 @pytest.fixture
 def reports() -> Reports:
     return Reports()
 
 
 @pytest.fixture
-def serve(reports: Reports):
+def tickets() -> Tickets:
+    return Tickets()
+
+
+@pytest.fixture
+def serve(reports: Reports, tickets: Tickets):
     """``async with serve(access) as client``: a worker's pages behind ``access``."""
     import contextlib
 
@@ -55,7 +71,7 @@ def serve(reports: Reports):
     async def start(access: web.Access) -> AsyncIterator[TestClient]:
         app = faust.App(f"private-pages-{next(_ids)}", web_enabled=True)
         web.register(app, Metrics.create(), Ranks(), ready=lambda: None, access=access,  # type: ignore[arg-type]
-                     reports=reports)
+                     reports=reports, tickets=tickets)  # type: ignore[arg-type]
         async with TestClient(TestServer(app.web.web_app)) as client:
             yield client
 
@@ -68,7 +84,8 @@ async def status_and_body(client: TestClient, path: str, **headers: str) -> tupl
     return resp.status, orjson.loads(body) if resp.content_type == "application/json" else body.decode()
 
 
-async def test_by_default_every_private_page_refuses_and_names_the_settings_that_enable_it(serve, reports) -> None:
+async def test_by_default_every_private_page_refuses_and_names_the_settings_that_enable_it(serve, reports,
+                                                                                          tickets) -> None:
     async with serve(web.Access.of(Settings())) as client:
         for path in PRIVATE:
             resp = await client.get(path)
@@ -78,7 +95,7 @@ async def test_by_default_every_private_page_refuses_and_names_the_settings_that
             assert resp.headers["WWW-Authenticate"].startswith("Bearer")
         for path in OPEN:  # scrapers and orchestrators need no credentials
             assert (await client.get(path)).status == 200, path
-    assert reports.asked == []  # nothing was rendered for a refused request
+    assert reports.asked == [] and tickets.asked == []  # nothing was rendered for a refused request
 
 
 async def test_with_a_token_only_the_right_token_opens_them_as_a_header_or_a_query_parameter(serve, reports) -> None:
