@@ -2,50 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import orjson
 
-from pipeline.domain.ticket import TicketState
 from pipeline.processing.io import Record
+from pipeline.processing.memory import MemoryStore
 
-
-class DictStore:
-    """The processor's Store over plain dicts; states round-trip through bytes like the real table."""
-
-    def __init__(self) -> None:
-        self.tickets: dict[str, bytes] = {}
-        self.clocks: dict[int, int] = {}
-        self.windows: dict[bytes, bytes] = {}
-
-    def get(self, ticket_id: str) -> TicketState | None:
-        raw = self.tickets.get(ticket_id)
-        return None if raw is None else TicketState.from_bytes(ticket_id, raw)
-
-    def put(self, state: TicketState) -> None:
-        self.tickets[state.ticket_id] = state.to_bytes()
-
-    def delete(self, ticket_id: str) -> None:
-        self.tickets.pop(ticket_id, None)
-
-    def get_clock(self, partition: int) -> int | None:
-        return self.clocks.get(partition)
-
-    def put_clock(self, partition: int, now_ms: int) -> None:
-        self.clocks[partition] = now_ms
-
-    def put_window(self, key: bytes, value: bytes | None) -> None:
-        if value is None:
-            self.windows.pop(key, None)
-        else:
-            self.windows[key] = value
-
-    def all_windows(self) -> Iterator[tuple[bytes, bytes]]:
-        yield from list(self.windows.items())
-
-    def all_states(self) -> Iterator[TicketState]:
-        for ticket_id, raw in list(self.tickets.items()):
-            yield TicketState.from_bytes(ticket_id, raw)
+DictStore = MemoryStore  # the processor's Store over dicts; states round-trip through bytes like the real table
 
 
 TICKS = "sla-pipeline-ticks"

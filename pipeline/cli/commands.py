@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from pipeline.cli.signals import stop_on_signals
 from pipeline.domain.timefmt import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS
@@ -213,14 +214,19 @@ def explain(args: argparse.Namespace, settings: Settings) -> int:
     expl = fold(args.ticket_id, found.records, policy, now if now is not None else 0, marks=found.marks,
                 lateness_ms=lateness, orphan_timeout_ms=int(settings.orphan_timeout_seconds * 1000))
     data = render.as_json(expl) if args.format == "json" else render.as_html(expl, args.explain_timezone).encode()
-    if args.out is None:
+    _deliver(data, args.out)
+    return 0
+
+
+def _deliver(data: bytes, out: Path | None) -> None:
+    """A rendered document to stdout, or to ``out`` (its folder made), naming it on stdout."""
+    if out is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_bytes(data)
-        print(args.out)
-    return 0
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+        print(out)
 
 
 def whatif(args: argparse.Namespace, settings: Settings) -> int:
@@ -254,14 +260,7 @@ def whatif(args: argparse.Namespace, settings: Settings) -> int:
                          candidate_name=str(args.candidate_policy), progress=what.ProgressLine("events judged"),
                          orphan_timeout_ms=int(settings.orphan_timeout_seconds * 1000),
                          lateness_ms=int(settings.allowed_lateness_seconds * 1000) if settings.clock == "event" else 0)
-    data = render.render(report, args.whatif_format)
-    if args.whatif_out is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    else:
-        args.whatif_out.parent.mkdir(parents=True, exist_ok=True)
-        args.whatif_out.write_bytes(data)
-        print(args.whatif_out)
+    _deliver(render.render(report, args.whatif_format), args.whatif_out)
     flips, pages = report["flips"], report["pages"]["candidate_only"]
     print(f"whatif: {len(flips):,} outcomes flip, the candidate adds {len(pages):,} pages; "
           f"{time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)

@@ -185,7 +185,8 @@ def reached(cal: Calendar, start_ms: int, amount_ms: int) -> int:
     index = _index(cal, start_ms, start_ms)
     if index is not None:
         at = index.reaching(start_ms, amount_ms)
-        if at is not None:
+        # the walk looks MAX_DAYS ahead and no further; near that horizon it decides (found, or too few hours)
+        if at is not None and at - start_ms <= (MAX_DAYS - 2) * DAY_MS:
             return at
     return _reached(cal, start_ms, amount_ms)
 

@@ -37,6 +37,7 @@ from pipeline.explain.model import ClockLine, Explanation, Interval, RecordLine,
 from pipeline.metrics import Metrics
 from pipeline.processing.counters import Tally
 from pipeline.processing.io import SOURCE_TICKS, DeadLetter, Emit, Output, Record
+from pipeline.processing.memory import MemoryStore
 from pipeline.processing.processor import Processor
 
 EVENTS_TOPIC = "tickets.events"
@@ -57,7 +58,7 @@ def explain(ticket_id: str, records: Iterable[RecordLike], policy: Policy, now_m
     fold = _Fold(clock=EventPartitionClock(wall, lateness_ms), wall=wall,
                  metrics=metrics or _metrics(), policy=policy, orphan_timeout_ms=orphan_timeout_ms,
                  events_topic=EVENTS_TOPIC)
-    store = _Store()
+    store = MemoryStore()
     watch = _Watch(ticket_id, policy)
     partition = 0
     for record in _records(records):
@@ -107,42 +108,6 @@ class _Fold(Processor):
         fell due fires. Not a heartbeat: the judging instant may be further ahead than an event may be."""
         self.clock.observe(partition, high_water)
         return self._fire_due(partition, SOURCE_TICKS, -1, store, Tally())
-
-
-class _Store:
-    """The processor's store over dicts; states round-trip through bytes like the worker's table."""
-
-    def __init__(self) -> None:
-        self.tickets: dict[str, bytes] = {}
-        self.clocks: dict[int, int] = {}
-
-    def get(self, ticket_id: str) -> TicketState | None:
-        raw = self.tickets.get(ticket_id)
-        return None if raw is None else TicketState.from_bytes(ticket_id, raw)
-
-    def put(self, state: TicketState) -> None:
-        self.tickets[state.ticket_id] = state.to_bytes()
-
-    def delete(self, ticket_id: str) -> None:
-        self.tickets.pop(ticket_id, None)
-
-    def get_clock(self, partition: int) -> int | None:
-        return self.clocks.get(partition)
-
-    def put_clock(self, partition: int, now_ms: int) -> None:
-        self.clocks[partition] = now_ms
-
-    def put_window(self, key: bytes, value: bytes | None) -> None:
-        return None  # windows are the board's, not the ticket's
-
-    def all_states(self) -> Iterator[TicketState]:
-        for ticket_id in list(self.tickets):
-            state = self.get(ticket_id)
-            if state is not None:
-                yield state
-
-    def all_windows(self) -> Iterator[tuple[bytes, bytes]]:
-        return iter(())
 
 
 # --- choices --------------------------------------------------------------------------------------
@@ -214,7 +179,7 @@ class _Watch:
         self.dropped = False
 
     # --- one record --------------------------------------------------------------------------------
-    def record(self, record: Record, store: _Store, outputs: list[Output], tally: Tally | None) -> None:
+    def record(self, record: Record, store: MemoryStore, outputs: list[Output], tally: Tally | None) -> None:
         got = decode(record.value, record.key)
         event = got if isinstance(got, Event) else None
         line = RecordLine(record.offset, event.event_id if event else None, event.type if event else None,
@@ -254,7 +219,7 @@ class _Watch:
         self.step(store, outputs, event, line.applied_at if line.applied_at is not None else at, line)
 
     # --- one step of the state ---------------------------------------------------------------------
-    def step(self, store: _Store, outputs: list[Output], event: Event | None, at: int | None,
+    def step(self, store: MemoryStore, outputs: list[Output], event: Event | None, at: int | None,
              line: RecordLine | None) -> None:
         for out in outputs:
             if not isinstance(out, Emit) or out.topic not in ("outcomes", "escalations"):

@@ -4,12 +4,14 @@ naming the file and the key (``zendesk.toml: severity.urgent: must be a severity
 
 The shipped defaults are ``pipeline/resources/ingest/<source>.toml``; an installation points
 ``SLA_INGEST_MAPPING_DIR`` at a folder holding its own ``<source>.toml`` files (a file there replaces the
-shipped one whole). Each adapter reads its own keys through a :class:`Reader` and calls
+shipped one whole). Each adapter reads the keys every source has with :func:`read_common` (its mapping
+extends :class:`Common`), its own keys through the same :class:`Reader`, and calls
 :meth:`Reader.refuse_unknown` last.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -17,6 +19,10 @@ from typing import Any
 
 from pipeline.domain.policy import unread_keys
 from pipeline.errors import ConfigError
+
+STATUS_LISTS = ("waiting", "resolved", "closed")
+# the lists that may not share a status, the one an error names first; the last pair may share where ends may
+_STATUS_PAIRS = (("waiting", "resolved"), ("waiting", "closed"), ("closed", "resolved"))
 
 
 def load(source: str, directory: Path | None = None) -> tuple[dict[str, Any], str]:
@@ -101,3 +107,47 @@ class Reader:
         if unknown:
             raise self.error(unknown[0], "is not a setting of this mapping (a typo?); see the shipped "
                                          "pipeline/resources/ingest files for every key")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Common:
+    """The keys every source's mapping has; each adapter's ``Mapping`` extends it with its own."""
+
+    prefix: str  # ticket_prefix: before the source's ticket id
+    severities: dict[str, int]  # [severity]: the source's priority (casefolded) -> severity
+    default_severity: int
+    waiting: frozenset[str]  # [status]: the source's statuses (casefolded) meaning each
+    resolved: frozenset[str]
+    closed: frozenset[str]
+    customer: str  # [fields]: where each source finds the customer, product, contract and FastLane
+    product: str
+    default_product: str
+    contract: str | None
+    fastlane: str | None
+
+    def fields(self) -> dict[str, Any]:
+        """These keys as keyword arguments, to build an adapter's ``Mapping`` from."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(Common)}
+
+
+def read_common(reader: Reader, *, prefix: str, product: str, waiting: tuple[str, ...],
+                resolved: tuple[str, ...], closed: tuple[str, ...], ends_may_share: bool = False) -> Common:
+    """The common keys with this source's defaults. A status may mean one thing only, except that with
+    ``ends_may_share`` one status may both resolve and close (Jira, Zammad, GLPI: the ticket ends either way)."""
+    statuses = {name: frozenset(s.casefold() for s in reader.texts(f"status.{name}", default))
+                for name, default in zip(STATUS_LISTS, (waiting, resolved, closed), strict=True)}
+    for name, other in _STATUS_PAIRS[:2] if ends_may_share else _STATUS_PAIRS:
+        both = statuses[name] & statuses[other]
+        if both:
+            raise reader.error(f"status.{name}", f"a status cannot be both {name} and {other}", sorted(both))
+    return Common(
+        prefix=reader.text("ticket_prefix", prefix),  # type: ignore[arg-type]
+        severities=reader.severities("severity"),
+        default_severity=reader.severity("default_severity", 3),  # type: ignore[arg-type]
+        waiting=statuses["waiting"], resolved=statuses["resolved"], closed=statuses["closed"],
+        customer=reader.text("fields.customer", "organization"),  # type: ignore[arg-type]
+        product=reader.text("fields.product", product),  # type: ignore[arg-type]
+        default_product=reader.text("default_product", "support"),  # type: ignore[arg-type]
+        contract=reader.text("fields.contract"),
+        fastlane=reader.text("fields.fastlane"),
+    )

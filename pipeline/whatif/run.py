@@ -28,6 +28,7 @@ from pipeline.domain.policy import Policy
 from pipeline.domain.ticket import TicketState
 from pipeline.domain.timefmt import format_rfc3339_ms
 from pipeline.processing.io import DeadLetter, Emit, Record
+from pipeline.processing.memory import MemoryStore
 from pipeline.processing.processor import Processor
 
 ORPHAN_TIMEOUT_MS = 600_000  # the worker's default (SLA_ORPHAN_TIMEOUT_SECONDS)
@@ -48,38 +49,6 @@ class Judged:
 
 
 # --- the processor's collaborators, made for speed ------------------------------------------------
-
-class ObjectStore:
-    """The processor's Store keeping TicketState objects as they are (the real table stores bytes)."""
-
-    def __init__(self) -> None:
-        self.tickets: dict[str, TicketState] = {}
-        self.clocks: dict[int, int] = {}
-
-    def get(self, ticket_id: str) -> TicketState | None:
-        return self.tickets.get(ticket_id)
-
-    def put(self, state: TicketState) -> None:
-        self.tickets[state.ticket_id] = state
-
-    def delete(self, ticket_id: str) -> None:
-        self.tickets.pop(ticket_id, None)
-
-    def get_clock(self, partition: int) -> int | None:
-        return self.clocks.get(partition)
-
-    def put_clock(self, partition: int, now_ms: int) -> None:
-        self.clocks[partition] = now_ms
-
-    def put_window(self, key: bytes, value: bytes | None) -> None:
-        return None  # the windows feed gauges; nothing here reads them
-
-    def all_states(self) -> Iterator[TicketState]:
-        yield from list(self.tickets.values())
-
-    def all_windows(self) -> Iterator[tuple[bytes, bytes]]:
-        return iter(())
-
 
 class _Nothing:
     """A metric family, child, gauge or histogram that counts nothing."""
@@ -204,7 +173,7 @@ def _judge_partitions(partitions: Partitions, policies: Sequence[Policy], horizo
         for partition, recs in sorted(partitions.items()):
             # the wall clock stands at the horizon: a partition's first record is judged against it, none is ahead
             proc = quiet_processor(policy, ManualClock(horizon), options.orphan_timeout_ms, options.lateness_ms)
-            store = ObjectStore()
+            store = MemoryStore(objects=True)
             since = 0
             for record in recs:
                 _collect(judged, proc.handle(record, store))

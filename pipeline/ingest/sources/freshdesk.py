@@ -39,7 +39,7 @@ from pipeline.ingest.adapter import (
     text,
     ticket_id,
 )
-from pipeline.ingest.mapping import Reader
+from pipeline.ingest.mapping import Common, Reader, read_common
 from pipeline.kafka.client import Secret
 
 SOURCE = "freshdesk"
@@ -49,18 +49,8 @@ _TRUE = frozenset({"true", "yes", "1", "on", "checked"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Mapping:
-    prefix: str
-    severities: dict[str, int]
-    default_severity: int
-    waiting: frozenset[str]
-    resolved: frozenset[str]
-    closed: frozenset[str]
-    customer: str  # a key of the body's "ticket" object ("company" for organization, "requester_id" for requester)
-    product: str
-    default_product: str
-    contract: str | None
-    fastlane: str | None
+class Mapping(Common):
+    # customer: a key of the body's "ticket" object ("company" for organization, "requester_id" for requester)
     secret_header: str
     basic_user: str | None
     unassigned_engineer: str
@@ -74,31 +64,14 @@ def build(reader: Reader, secret: Secret | None) -> FreshdeskAdapter:
 
 
 def read_mapping(reader: Reader) -> Mapping:
-    statuses = {}
-    seen: dict[str, str] = {}
-    for name, default in (("waiting", ("Pending", "Waiting on Customer")), ("resolved", ("Resolved",)),
-                          ("closed", ("Closed",))):
-        statuses[name] = frozenset(s.casefold() for s in reader.texts(f"status.{name}", default))
-        for value in sorted(statuses[name]):
-            if value in seen:
-                raise reader.error(f"status.{name}", f"{value!r} is also in status.{seen[value]}: a status means "
-                                                     "one thing")
-            seen[value] = name
-    customer = reader.text("fields.customer", "organization")
-    customer = {"organization": "company", "requester": "requester_id"}.get(customer, customer)
+    common = read_common(reader, prefix="FD-", product="group", waiting=("Pending", "Waiting on Customer"),
+                         resolved=("Resolved",), closed=("Closed",))
+    customer = {"organization": "company", "requester": "requester_id"}.get(common.customer, common.customer)
     header = reader.text("secret_header", "X-SLA-Webhook-Secret")
     if not all(c.isalnum() or c == "-" for c in header):
         raise reader.error("secret_header", "must be an HTTP header name (letters, digits, '-')", header)
     mapping = Mapping(
-        prefix=reader.text("ticket_prefix", "FD-"),
-        severities=reader.severities("severity"),
-        default_severity=reader.severity("default_severity", 3),
-        waiting=statuses["waiting"], resolved=statuses["resolved"], closed=statuses["closed"],
-        customer=customer,
-        product=reader.text("fields.product", "group"),
-        default_product=reader.text("default_product", "support"),
-        contract=reader.text("fields.contract"),
-        fastlane=reader.text("fields.fastlane"),
+        **{**common.fields(), "customer": customer},
         secret_header=header.lower(),
         basic_user=reader.text("basic_auth_user"),
         unassigned_engineer=reader.text("unassigned_engineer", "unassigned"),

@@ -56,7 +56,7 @@ from pipeline.ingest.adapter import (
     ticket_id,
     truthy,
 )
-from pipeline.ingest.mapping import Reader
+from pipeline.ingest.mapping import Common, Reader, read_common
 from pipeline.kafka.client import Secret
 
 SOURCE = "glpi"
@@ -66,18 +66,9 @@ _text = functools.partial(text, keys=("name",))  # a value, or a dropdown object
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Mapping:
-    prefix: str
-    severities: dict[str, int]
-    default_severity: int
-    waiting: frozenset[str]
-    resolved: frozenset[str]
-    closed: frozenset[str]
-    customer: str  # "organization" (the entity), "requester" or a path in the ticket
-    product: str  # a path in the ticket ("category.name")
-    default_product: str
-    contract: str | None
-    fastlane: str | None
+class Mapping(Common):
+    # customer: "organization" (the entity), "requester" or a path in the ticket; product: a path in the ticket
+    # ("category.name"); statuses: GLPI's status ids
     customer_roles: frozenset[str]
     unassigned: str
     timezone: ZoneInfo
@@ -89,22 +80,10 @@ def read_mapping(reader: Reader) -> Mapping:
         timezone = ZoneInfo(zone)  # type: ignore[arg-type]
     except (ZoneInfoNotFoundError, ValueError):
         raise reader.error("timezone", "must be an IANA time zone such as Europe/Paris", zone) from None
-    statuses = {name: frozenset(reader.texts(f"status.{name}", default))
-                for name, default in (("waiting", ("4",)), ("resolved", ("5",)), ("closed", ("6",)))}
-    both = statuses["waiting"] & (statuses["resolved"] | statuses["closed"])
-    if both:
-        raise reader.error("status.waiting", "a status cannot both wait on the customer and end the ticket",
-                           sorted(both))
+    common = read_common(reader, prefix="GLPI-", product="category.name", waiting=("4",), resolved=("5",),
+                         closed=("6",), ends_may_share=True)
     mapping = Mapping(
-        prefix=reader.text("ticket_prefix", "GLPI-"),  # type: ignore[arg-type]
-        severities=reader.severities("severity"),
-        default_severity=reader.severity("default_severity", 3),  # type: ignore[arg-type]
-        waiting=statuses["waiting"], resolved=statuses["resolved"], closed=statuses["closed"],
-        customer=reader.text("fields.customer", "organization"),  # type: ignore[arg-type]
-        product=reader.text("fields.product", "category.name"),  # type: ignore[arg-type]
-        default_product=reader.text("default_product", "support"),  # type: ignore[arg-type]
-        contract=reader.text("fields.contract"),
-        fastlane=reader.text("fields.fastlane"),
+        **common.fields(),
         customer_roles=frozenset(r.casefold() for r in reader.texts("staff.customer_roles",
                                                                      ("requester", "observer"))),
         unassigned=reader.text("staff.unassigned", "unassigned"),  # type: ignore[arg-type]

@@ -45,7 +45,7 @@ from pipeline.ingest.adapter import (
     ticket_id,
     truthy,
 )
-from pipeline.ingest.mapping import Reader
+from pipeline.ingest.mapping import Common, Reader, read_common
 from pipeline.kafka.client import Secret
 
 SOURCE = "jira"
@@ -55,20 +55,10 @@ _text = functools.partial(text, keys=("value", "name"), first=True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Mapping:
-    prefix: str
+class Mapping(Common):
+    # customer: "organization", "requester" or a field id; product: "project", "component" or a field id
     ticket_key: str  # "key" (SUP-12) or "id" (10012)
-    severities: dict[str, int]
-    default_severity: int
-    waiting: frozenset[str]
-    resolved: frozenset[str]
-    closed: frozenset[str]
-    customer: str  # "organization", "requester" or a field id
     organization_field: str
-    product: str  # "project", "component" or a field id
-    default_product: str
-    contract: str | None
-    fastlane: str | None
     staff_account_types: frozenset[str]
     reporter_is_customer: bool
     unmarked_comments_public: bool
@@ -79,25 +69,12 @@ def read_mapping(reader: Reader) -> Mapping:
     key = reader.text("ticket_key", "key")
     if key not in ("key", "id"):
         raise reader.error("ticket_key", 'must be "key" (SUP-12) or "id" (10012)', key)
-    statuses = {name: frozenset(s.casefold() for s in reader.texts(f"status.{name}", default))
-                for name, default in (("waiting", ("Waiting for customer",)), ("resolved", ("Resolved",)),
-                                      ("closed", ("Closed", "Canceled")))}
-    both = statuses["waiting"] & (statuses["resolved"] | statuses["closed"])
-    if both:
-        raise reader.error("status.waiting", "a status cannot both wait on the customer and end the ticket",
-                           sorted(both))
+    common = read_common(reader, prefix="JSM-", product="project", waiting=("Waiting for customer",),
+                         resolved=("Resolved",), closed=("Closed", "Canceled"), ends_may_share=True)
     mapping = Mapping(
-        prefix=reader.text("ticket_prefix", "JSM-"),  # type: ignore[arg-type]
+        **common.fields(),
         ticket_key=key,  # type: ignore[arg-type]
-        severities=reader.severities("severity"),
-        default_severity=reader.severity("default_severity", 3),  # type: ignore[arg-type]
-        waiting=statuses["waiting"], resolved=statuses["resolved"], closed=statuses["closed"],
-        customer=reader.text("fields.customer", "organization"),  # type: ignore[arg-type]
         organization_field=reader.text("fields.organization", "customfield_10002"),  # type: ignore[arg-type]
-        product=reader.text("fields.product", "project"),  # type: ignore[arg-type]
-        default_product=reader.text("default_product", "support"),  # type: ignore[arg-type]
-        contract=reader.text("fields.contract"),
-        fastlane=reader.text("fields.fastlane"),
         staff_account_types=frozenset(reader.texts("staff.account_types", ("atlassian", "app"))),
         reporter_is_customer=reader.flag("staff.reporter_is_customer", True),
         unmarked_comments_public=reader.flag("staff.unmarked_comments_public", True),

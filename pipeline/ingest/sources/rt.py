@@ -52,7 +52,7 @@ from pipeline.ingest.adapter import (
     ticket_id,
     truthy,
 )
-from pipeline.ingest.mapping import Reader
+from pipeline.ingest.mapping import Common, Reader, read_common
 from pipeline.kafka.client import Secret
 
 SOURCE = "rt"
@@ -71,19 +71,11 @@ _text = functools.partial(text, scalars=(str, int))  # the scrip and REST 2 send
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Mapping:
-    prefix: str
-    severities: tuple[tuple[int, int, int], ...]  # (lowest, highest, severity): RT priorities, both included
-    default_severity: int
-    waiting: frozenset[str]
-    resolved: frozenset[str]
-    closed: frozenset[str]
+class Mapping(Common):
+    # customer: one of CUSTOMER_SOURCES, or a custom field's name; product: "queue" or a custom field's name;
+    # contract and fastlane: a custom field's name
+    ranges: tuple[tuple[int, int, int], ...]  # (lowest, highest, severity): RT priorities, both included
     staff: str  # a key of STAFF_RULES
-    customer: str  # one of CUSTOMER_SOURCES, or a custom field's name
-    product: str  # "queue" or a custom field's name
-    default_product: str
-    contract: str | None  # a custom field's name
-    fastlane: str | None  # a custom field's name
     fastlane_values: frozenset[str]
 
     def severity(self, priority: object) -> int:
@@ -91,12 +83,14 @@ class Mapping:
             value = int(str(priority).strip())
         except ValueError:
             return self.default_severity
-        return next((sev for low, high, sev in self.severities if low <= value <= high), self.default_severity)
+        return next((sev for low, high, sev in self.ranges if low <= value <= high), self.default_severity)
 
 
 def read_mapping(reader: Reader) -> Mapping:
+    common = read_common(reader, prefix="RT-", product="queue", waiting=("stalled",), resolved=("resolved",),
+                         closed=("rejected", "deleted"))
     ranges = []
-    for key, severity in reader.severities("severity").items():
+    for key, severity in common.severities.items():
         match = _RANGE.match(key)
         if match is None:
             raise reader.error(f"severity.{key}", 'must be an RT priority ("80") or a range of them ("80-99")')
@@ -107,27 +101,13 @@ def read_mapping(reader: Reader) -> Mapping:
             if low <= other_high and other_low <= high:
                 raise reader.error(f"severity.{key}", f"overlaps the range {other_low}-{other_high}")
         ranges.append((low, high, severity))
-    statuses = {name: frozenset(s.casefold() for s in reader.texts(f"status.{name}", default))
-                for name, default in (("waiting", ("stalled",)), ("resolved", ("resolved",)),
-                                      ("closed", ("rejected", "deleted")))}
-    for name, other in (("waiting", "resolved"), ("waiting", "closed"), ("resolved", "closed")):
-        both = statuses[name] & statuses[other]
-        if both:
-            raise reader.error(f"status.{name}", f"a status cannot be both {name} and {other}", sorted(both))
     staff = reader.text("staff", "privileged_or_not_requestor")
     if staff not in STAFF_RULES:
         raise reader.error("staff", f"must be one of {', '.join(STAFF_RULES)}", staff)
     mapping = Mapping(
-        prefix=reader.text("ticket_prefix", "RT-"),  # type: ignore[arg-type]
-        severities=tuple(sorted(ranges)),
-        default_severity=reader.severity("default_severity", 3),  # type: ignore[arg-type]
-        waiting=statuses["waiting"], resolved=statuses["resolved"], closed=statuses["closed"],
+        **common.fields(),
+        ranges=tuple(sorted(ranges)),
         staff=staff,  # type: ignore[arg-type]
-        customer=reader.text("fields.customer", "organization"),  # type: ignore[arg-type]
-        product=reader.text("fields.product", "queue"),  # type: ignore[arg-type]
-        default_product=reader.text("default_product", "support"),  # type: ignore[arg-type]
-        contract=reader.text("fields.contract"),
-        fastlane=reader.text("fields.fastlane"),
         fastlane_values=frozenset(v.casefold() for v in reader.texts("fields.fastlane_values", ("yes", "true", "1"))),
     )
     reader.refuse_unknown()

@@ -50,7 +50,7 @@ from pipeline.ingest.adapter import (
     ticket_id,
     truthy,
 )
-from pipeline.ingest.mapping import Reader
+from pipeline.ingest.mapping import Common, Reader, read_common
 from pipeline.kafka.client import Secret
 
 SOURCE = "zammad"
@@ -61,19 +61,9 @@ _text = functools.partial(text, keys=("name",))  # an attribute, or an expanded 
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Mapping:
-    prefix: str
+class Mapping(Common):
+    # customer: "organization", "requester" or a ticket attribute; product: "group" or a ticket attribute
     ticket_key: str  # "number" (10081) or "id" (81)
-    severities: dict[str, int]
-    default_severity: int
-    waiting: frozenset[str]
-    resolved: frozenset[str]
-    closed: frozenset[str]
-    customer: str  # "organization", "requester" or a ticket attribute
-    product: str  # "group" or a ticket attribute
-    default_product: str
-    contract: str | None
-    fastlane: str | None
     engineer_id: str  # which of a user's attributes names an engineer
 
 
@@ -84,26 +74,9 @@ def read_mapping(reader: Reader) -> Mapping:
     engineer = reader.text("staff.engineer_id", "login")
     if engineer not in _ENGINEER_IDS:
         raise reader.error("staff.engineer_id", f"must be one of {', '.join(_ENGINEER_IDS)}", engineer)
-    statuses = {name: frozenset(s.casefold() for s in reader.texts(f"status.{name}", default))
-                for name, default in (("waiting", ("pending reminder",)), ("resolved", ("closed",)),
-                                      ("closed", ("merged",)))}
-    both = statuses["waiting"] & (statuses["resolved"] | statuses["closed"])
-    if both:
-        raise reader.error("status.waiting", "a state cannot both wait on the customer and end the ticket",
-                           sorted(both))
-    mapping = Mapping(
-        prefix=reader.text("ticket_prefix", "ZM-"),  # type: ignore[arg-type]
-        ticket_key=key,  # type: ignore[arg-type]
-        severities=reader.severities("severity"),
-        default_severity=reader.severity("default_severity", 3),  # type: ignore[arg-type]
-        waiting=statuses["waiting"], resolved=statuses["resolved"], closed=statuses["closed"],
-        customer=reader.text("fields.customer", "organization"),  # type: ignore[arg-type]
-        product=reader.text("fields.product", "group"),  # type: ignore[arg-type]
-        default_product=reader.text("default_product", "support"),  # type: ignore[arg-type]
-        contract=reader.text("fields.contract"),
-        fastlane=reader.text("fields.fastlane"),
-        engineer_id=engineer,  # type: ignore[arg-type]
-    )
+    common = read_common(reader, prefix="ZM-", product="group", waiting=("pending reminder",),
+                         resolved=("closed",), closed=("merged",), ends_may_share=True)
+    mapping = Mapping(**common.fields(), ticket_key=key, engineer_id=engineer)  # type: ignore[arg-type]
     reader.refuse_unknown()
     return mapping
 

@@ -48,7 +48,7 @@ from pipeline.ingest.adapter import (
     text,
     ticket_id,
 )
-from pipeline.ingest.mapping import Reader
+from pipeline.ingest.mapping import Common, Reader, read_common
 from pipeline.kafka.client import Secret
 
 SOURCE = "zendesk"
@@ -69,19 +69,10 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Mapping:
-    prefix: str
-    severities: dict[str, int]
-    default_severity: int
-    waiting: frozenset[str]
-    resolved: frozenset[str]
-    closed: frozenset[str]
-    customer: str  # "organization" | "requester"
-    product: str  # "group" | "brand" | "form" | "tag:<prefix>"
+class Mapping(Common):
+    # customer: "organization" | "requester"; product: "group" | "brand" | "form" | "tag:<prefix>";
+    # contract and fastlane: the tag's text (casefolded), after "tag:"
     products: dict[str, str]
-    default_product: str
-    contract_tag: str | None
-    fastlane_tag: str | None
     staff_roles: frozenset[str]
 
 
@@ -92,34 +83,22 @@ def build(reader: Reader, secret: Secret | None) -> ZendeskAdapter:
 
 
 def read_mapping(reader: Reader) -> Mapping:
-    statuses = {name: frozenset(s.casefold() for s in reader.texts(f"status.{name}", default))
-                for name, default in (("waiting", ("pending",)), ("resolved", ("solved",)), ("closed", ("closed",)))}
-    _no_overlap(reader, statuses)
-    customer = reader.text("fields.customer", "organization")
-    if customer not in ("organization", "requester"):
-        raise reader.error("fields.customer", 'must be "organization" or "requester"', customer)
-    product = reader.text("fields.product", "group")
-    if product not in _PRODUCT_FROM and not _is_tag(product):
-        raise reader.error("fields.product", 'must be "group", "brand", "form" or "tag:<prefix>"', product)
+    common = read_common(reader, prefix="ZD-", product="group", waiting=("pending",), resolved=("solved",),
+                         closed=("closed",))
+    if common.customer not in ("organization", "requester"):
+        raise reader.error("fields.customer", 'must be "organization" or "requester"', common.customer)
+    if common.product not in _PRODUCT_FROM and not _is_tag(common.product):
+        raise reader.error("fields.product", 'must be "group", "brand", "form" or "tag:<prefix>"', common.product)
     products = reader.get("products", {})
     if not isinstance(products, dict) or any(not isinstance(v, str) or not v for v in products.values()):
         raise reader.error("products", "must be a table of group, brand or form ids (or tag values) to product "
                                        "names", products)
-    for key in ("fields.contract", "fields.fastlane"):
-        value = reader.text(key)
+    for key, value in (("fields.contract", common.contract), ("fields.fastlane", common.fastlane)):
         if value is not None and not _is_tag(value):
             raise reader.error(key, 'must be "tag:<text>"', value)
     mapping = Mapping(
-        prefix=reader.text("ticket_prefix", "ZD-"),
-        severities=reader.severities("severity"),
-        default_severity=reader.severity("default_severity", 3),
-        waiting=statuses["waiting"], resolved=statuses["resolved"], closed=statuses["closed"],
-        customer=customer,
-        product=product,
+        **{**common.fields(), "contract": _tag(common.contract), "fastlane": _tag(common.fastlane)},
         products={str(k).casefold(): v for k, v in products.items()},
-        default_product=reader.text("default_product", "support"),
-        contract_tag=_tag(reader.get("fields.contract")),
-        fastlane_tag=_tag(reader.get("fields.fastlane")),
         staff_roles=frozenset(r.casefold() for r in reader.texts("staff_roles", ("agent", "admin"))),
     )
     reader.refuse_unknown()
@@ -132,16 +111,6 @@ def _is_tag(value: str) -> bool:
 
 def _tag(value: str | None) -> str | None:
     return None if value is None else value[4:].casefold()
-
-
-def _no_overlap(reader: Reader, statuses: dict[str, frozenset[str]]) -> None:
-    seen: dict[str, str] = {}
-    for name, values in statuses.items():
-        for value in sorted(values):
-            if value in seen:
-                raise reader.error(f"status.{name}", f"{value!r} is also in status.{seen[value]}: a status means "
-                                                     "one thing")
-            seen[value] = name
 
 
 class ZendeskAdapter:
@@ -233,10 +202,10 @@ class _Call:
         fields: dict[str, Any] = {
             "severity": self.severity(self.ticket.get("priority"), f"{self.root}.priority"),
             "product": product, "customer_id": customer,
-            "contract": self.tagged(m.contract_tag) if m.contract_tag else None,
+            "contract": self.tagged(m.contract) if m.contract else None,
         }
-        if m.fastlane_tag:
-            fields["fastlane"] = m.fastlane_tag in self.tags()
+        if m.fastlane:
+            fields["fastlane"] = m.fastlane in self.tags()
         return [self.make("ticket.created", "created", "created", at_ms, **fields)]
 
     def status(self, current: str, previous: str | None, native_event: str, at_ms: int) -> list[dict[str, Any]]:
