@@ -17,7 +17,7 @@ from pipeline.domain.calendar import Calendar
 from pipeline.domain.timefmt import MINUTE_MS
 
 if TYPE_CHECKING:
-    from pipeline.domain.policy import _Reader
+    from pipeline.domain.tomlread import Reader
 
 IRT, NEXT_RESPONSE, WORKAROUND, RESOLUTION = "irt", "next_response", "workaround", "resolution"
 METRICS = (IRT, NEXT_RESPONSE, WORKAROUND, RESOLUTION)  # the judged metrics, in the order reports list them
@@ -99,13 +99,13 @@ MAX_NAME_CHARS = 64  # as ticket.created's contract field
 _METRIC_NAMES = ", ".join(METRICS)
 
 
-def parse_contracts(reader: _Reader, calendars: Mapping[str, Calendar], default_goal: float) -> dict[str, Contract]:
+def parse_contracts(reader: Reader, calendars: Mapping[str, Calendar], default_goal: float) -> dict[str, Contract]:
     """Every ``[contracts.NAME]`` table; ``default_goal`` is ``[irt] goal``, a contract's ``goal`` default."""
     return {name: _contract(reader, name, raw, calendars, default_goal)
             for name, raw in reader.table("contracts").items()}
 
 
-def parse_contract_for(reader: _Reader, contracts: Mapping[str, Contract]) -> tuple[tuple[ContractRule, ...], str]:
+def parse_contract_for(reader: Reader, contracts: Mapping[str, Contract]) -> tuple[tuple[ContractRule, ...], str]:
     """``[contract_for]``: its rules, and the default contract's name (:data:`DEFAULT` unless set)."""
     section = reader.table("contract_for")
     _refuse_unknown(reader, "contract_for", section, CONTRACT_FOR_KEYS, "a [contract_for] setting")
@@ -117,7 +117,7 @@ def parse_contract_for(reader: _Reader, contracts: Mapping[str, Contract]) -> tu
     return rules, _contract_named(reader, "contract_for.default", section.get("default", DEFAULT), contracts)
 
 
-def _contract(reader: _Reader, name: str, raw: Any, calendars: Mapping[str, Calendar],
+def _contract(reader: Reader, name: str, raw: Any, calendars: Mapping[str, Calendar],
               default_goal: float) -> Contract:
     key = f"contracts.{name}"
     if not (1 <= len(name) <= MAX_NAME_CHARS and name.isprintable() and name == name.strip()
@@ -161,7 +161,7 @@ def _contract(reader: _Reader, name: str, raw: Any, calendars: Mapping[str, Cale
     )
 
 
-def _targets(reader: _Reader, key: str, raw: Any) -> dict[str, dict[int, int]]:
+def _targets(reader: Reader, key: str, raw: Any) -> dict[str, dict[int, int]]:
     """``targets_minutes``: metric -> severity -> minutes, as counted milliseconds, in METRICS order."""
     table = _table(reader, key, raw)
     for metric in table:
@@ -180,7 +180,7 @@ def _targets(reader: _Reader, key: str, raw: Any) -> dict[str, dict[int, int]]:
     return targets
 
 
-def _metric_list(reader: _Reader, key: str, raw: Any, judged: tuple[str, ...], allowed: frozenset[str],
+def _metric_list(reader: Reader, key: str, raw: Any, judged: tuple[str, ...], allowed: frozenset[str],
                  why_not: str) -> frozenset[str]:
     if raw is None:
         return frozenset()
@@ -195,7 +195,7 @@ def _metric_list(reader: _Reader, key: str, raw: Any, judged: tuple[str, ...], a
     return frozenset(raw)
 
 
-def _judged_metric(reader: _Reader, key: str, metric: str, judged: tuple[str, ...]) -> None:
+def _judged_metric(reader: Reader, key: str, metric: str, judged: tuple[str, ...]) -> None:
     """A setting about ``metric`` in a contract that does not judge it is a mistake, not a no-op."""
     if metric not in METRICS:
         raise reader.error(key, f"is not a metric ({_METRIC_NAMES})")
@@ -203,7 +203,7 @@ def _judged_metric(reader: _Reader, key: str, metric: str, judged: tuple[str, ..
         raise reader.error(key, f"this contract judges no {metric}: it has no targets_minutes.{metric}")
 
 
-def _contract_rule(reader: _Reader, key: str, raw: Any, contracts: Mapping[str, Contract]) -> ContractRule:
+def _contract_rule(reader: Reader, key: str, raw: Any, contracts: Mapping[str, Contract]) -> ContractRule:
     if not isinstance(raw, dict):
         raise reader.error(key, "must be a table such as { product = \"service-provider\", contract = \"gold\" }",
                            raw)
@@ -216,7 +216,7 @@ def _contract_rule(reader: _Reader, key: str, raw: Any, contracts: Mapping[str, 
                         reader.flag(f"{key}.fastlane", raw.get("fastlane")))
 
 
-def _contract_named(reader: _Reader, key: str, name: Any, contracts: Mapping[str, Contract]) -> str:
+def _contract_named(reader: Reader, key: str, name: Any, contracts: Mapping[str, Contract]) -> str:
     """A contract defined under [contracts], or DEFAULT (the [irt] targets, unless [contracts.default] exists)."""
     if not isinstance(name, str) or (name not in contracts and name != DEFAULT):
         defined = ", ".join(sorted(contracts)) or "none"
@@ -225,14 +225,14 @@ def _contract_named(reader: _Reader, key: str, name: Any, contracts: Mapping[str
     return name
 
 
-def _severity(reader: _Reader, key: str, raw: str) -> int:
+def _severity(reader: Reader, key: str, raw: str) -> int:
     """A severity written as a table key (``1 = 10``): "1" to "4"."""
     if raw not in ("1", "2", "3", "4"):
         raise reader.error(key, "is not a severity: they are 1 (Urgent) to 4 (Low)")
     return int(raw)
 
 
-def _table(reader: _Reader, key: str, raw: Any) -> dict[str, Any]:
+def _table(reader: Reader, key: str, raw: Any) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -240,7 +240,7 @@ def _table(reader: _Reader, key: str, raw: Any) -> dict[str, Any]:
     return raw
 
 
-def _refuse_unknown(reader: _Reader, key: str, raw: Mapping[str, Any], known: tuple[str, ...], what: str) -> None:
+def _refuse_unknown(reader: Reader, key: str, raw: Mapping[str, Any], known: tuple[str, ...], what: str) -> None:
     unknown = sorted(set(raw) - set(known))
     if unknown:
         raise reader.error(f"{key}.{unknown[0]}", f"is not {what} (a typo?); the settings are {', '.join(known)}")

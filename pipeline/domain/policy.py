@@ -21,9 +21,9 @@ from pipeline.domain import calendar, contracts
 from pipeline.domain.calendar import ROUND_THE_CLOCK, Calendar, CalendarError
 from pipeline.domain.contracts import DEFAULT, IRT, Choice, Contract, ContractRule, choose
 from pipeline.domain.timefmt import DAY_MS, HOUR_MS, MINUTE_MS
+from pipeline.domain.tomlread import SEVERITIES, Reader
 from pipeline.errors import ConfigError
 
-SEVERITIES = (1, 2, 3, 4)
 SEVERITY_NAMES = {1: "Urgent", 2: "High", 3: "Normal", 4: "Low"}
 
 
@@ -117,6 +117,19 @@ class Policy:
         cal = contract.calendar_for_severity.get(severity) or contract.calendar
         return cal if cal is not None else self.calendar_for(severity, product, fastlane)
 
+    def calendar_choice(self, contract: Contract, severity: int, product: str | None,
+                        fastlane: bool) -> tuple[Calendar, str]:
+        """:meth:`calendar_under`'s calendar and which setting chose it (for explanations)."""
+        cal = contract.calendar_for_severity.get(severity)
+        if cal is not None:
+            return cal, f"contract calendar_for_severity.{severity}"
+        if contract.calendar is not None:
+            return contract.calendar, "contract calendar"
+        for i, rule in enumerate(self.calendar_rules):
+            if rule.matches(severity, product, fastlane):
+                return rule.calendar, f"calendar_for rule {i}"
+        return ROUND_THE_CLOCK, "24x7"
+
     def calendar_for(self, severity: int, product: str | None, fastlane: bool) -> Calendar:
         for rule in self.calendar_rules:
             if rule.matches(severity, product, fastlane):
@@ -163,7 +176,7 @@ def load_policy(path: Path | None) -> Policy:
 
 def _from_doc(doc: dict[str, Any], where: str, digest: str) -> Policy:
     base = Policy()
-    reader = _Reader(doc, where)
+    reader = Reader(doc, where)
     targets = dict(base.irt_targets_ms)
     for sev in SEVERITIES:
         minutes = reader.number(f"irt.targets_minutes.{sev}", None, low=0, low_open=True)
@@ -222,7 +235,7 @@ def _from_doc(doc: dict[str, Any], where: str, digest: str) -> Policy:
     return policy
 
 
-def _calendars(reader: _Reader) -> dict[str, Calendar]:
+def _calendars(reader: Reader) -> dict[str, Calendar]:
     """``[calendars.NAME]`` tables (contract section 9) and the built-in 24x7, by name."""
     calendars = {ROUND_THE_CLOCK.name: ROUND_THE_CLOCK}
     for name, table in reader.table("calendars").items():
@@ -235,7 +248,7 @@ def _calendars(reader: _Reader) -> dict[str, Calendar]:
     return calendars
 
 
-def _calendar_rules(reader: _Reader, calendars: dict[str, Calendar]) -> tuple[CalendarRule, ...]:
+def _calendar_rules(reader: Reader, calendars: dict[str, Calendar]) -> tuple[CalendarRule, ...]:
     """``[calendar_for] rules`` (contract section 9); errors name the key."""
     section = reader.table("calendar_for")
     unknown = sorted(set(section) - {"rules"})
@@ -248,7 +261,7 @@ def _calendar_rules(reader: _Reader, calendars: dict[str, Calendar]) -> tuple[Ca
     return tuple(_rule(reader, f"calendar_for.rules[{i}]", raw, calendars) for i, raw in enumerate(raw_rules))
 
 
-def _rule(reader: _Reader, key: str, raw: Any, calendars: dict[str, Calendar]) -> CalendarRule:
+def _rule(reader: Reader, key: str, raw: Any, calendars: dict[str, Calendar]) -> CalendarRule:
     if not isinstance(raw, dict):
         raise reader.error(key, "must be a table such as { severity = [3, 4], calendar = \"emea\" }")
     unknown = sorted(set(raw) - {"severity", "product", "fastlane", "calendar"})
@@ -258,123 +271,3 @@ def _rule(reader: _Reader, key: str, raw: Any, calendars: dict[str, Calendar]) -
                         reader.severities(f"{key}.severity", raw.get("severity")),
                         reader.names(f"{key}.product", raw.get("product"), "a product name"),
                         reader.flag(f"{key}.fastlane", raw.get("fastlane")))
-
-
-class _Reader:
-    """Reads dotted keys from a TOML document and remembers which it read, to refuse unknown ones."""
-
-    def __init__(self, doc: dict[str, Any], where: str) -> None:
-        self.doc = doc
-        self.where = where
-        self.read: set[str] = set()
-
-    def _get(self, dotted: str) -> Any:
-        self.read.add(dotted)
-        node: Any = self.doc
-        for part in dotted.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return None
-            node = node[part]
-        return node
-
-    def table(self, dotted: str) -> dict[str, Any]:
-        """A whole table, read as one key (its own parser checks its contents)."""
-        value = self._get(dotted)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise ConfigError(f"{self.where}: {dotted}", "must be a table")
-        return value
-
-    def error(self, dotted: str, why: str, value: object = None) -> ConfigError:
-        """The error for a key of this file: ``policy.toml: contracts.gold.goal: why, got value``."""
-        return ConfigError(f"{self.where}: {dotted}", why, value)
-
-    def number(self, dotted: str, default: float | None, *, low: float | None = None, high: float | None = None,
-               low_open: bool = False, integer: bool = False) -> Any:
-        value = self._get(dotted)
-        if value is None:
-            return default
-        return self.check(dotted, value, low=low, high=high, low_open=low_open, integer=integer)
-
-    def numbers(self, dotted: str, default: list | tuple, *, count: int | None = None, low: float | None = None,
-                high: float | None = None, integers: bool = False) -> list:
-        value = self._get(dotted)
-        if value is None:
-            return list(default)
-        if not isinstance(value, list) or (count is not None and len(value) != count):
-            want = f"a list of {count} numbers" if count else "a list of numbers"
-            raise ConfigError(f"{self.where}: {dotted}", f"must be {want}", value)
-        for item in value:
-            self.check(dotted, item, low=low, high=high, integer=integers)
-        return value
-
-    def check(self, dotted: str, value: Any, *, low: float | None = None, high: float | None = None,
-              low_open: bool = False, integer: bool = False) -> Any:
-        """``value`` (read from a table the caller walks) if it is a number within the bounds."""
-        kind = "an integer" if integer else "a number"
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        if ok and integer:
-            ok = isinstance(value, int)
-        if ok and low is not None:
-            ok = value > low if low_open else value >= low
-        if ok and high is not None:
-            ok = value <= high
-        if not ok:
-            bounds = []
-            if low is not None:
-                bounds.append(f"greater than {low:g}" if low_open else f"at least {low:g}")
-            if high is not None:
-                bounds.append(f"at most {high:g}")
-            raise self.error(dotted, f"must be {kind} {' and '.join(bounds)}".strip(), value)
-        return value
-
-    def calendar(self, dotted: str, name: Any, calendars: Mapping[str, Calendar]) -> Calendar:
-        """The calendar ``name`` names: one defined under [calendars], or the built-in 24x7."""
-        if not isinstance(name, str):
-            raise self.error(dotted, "must name a calendar defined under [calendars] (or \"24x7\")")
-        if name not in calendars:
-            defined = ", ".join(sorted(calendars))
-            raise self.error(dotted, f"names no calendar defined under [calendars] (defined: {defined})", name)
-        return calendars[name]
-
-    def severities(self, dotted: str, value: Any) -> frozenset[int] | None:
-        """One severity or a list of them (None when left out)."""
-        if value is None:
-            return None
-        listed = value if isinstance(value, list) else [value]
-        if not listed or any(type(s) is not int or s not in SEVERITIES for s in listed):
-            raise self.error(dotted, "must be a severity from 1 to 4 or a list of them", value)
-        return frozenset(listed)
-
-    def names(self, dotted: str, value: Any, what: str) -> frozenset[str] | None:
-        """One non-empty string or a list of them, e.g. products or customer ids (None when left out)."""
-        if value is None:
-            return None
-        listed = value if isinstance(value, list) else [value]
-        if not listed or any(not isinstance(v, str) or not v for v in listed):
-            raise self.error(dotted, f"must be {what} or a list of them", value)
-        return frozenset(listed)
-
-    def flag(self, dotted: str, value: Any) -> bool | None:
-        if value is not None and not isinstance(value, bool):
-            raise self.error(dotted, "must be true or false", value)
-        return value
-
-    def refuse_unknown(self) -> None:
-        unknown = unread_keys(self.doc, self.read)
-        if unknown:
-            raise self.error(unknown[0], "is not a policy setting (a typo?); see "
-                              "deploy/policy.example.toml for every key")
-
-
-def unread_keys(doc: dict[str, Any], read: set[str], prefix: str = "") -> list[str]:
-    """The dotted keys of a TOML document that nobody read (typos), in document order: a table that was
-    read as a whole counts as read. The policy and the ingest mappings refuse them."""
-    found = []
-    for key, value in doc.items():
-        dotted = f"{prefix}{key}"
-        if dotted in read:
-            continue
-        found += unread_keys(value, read, dotted + ".") if isinstance(value, dict) else [dotted]
-    return found

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pipeline.domain.policy import unread_keys
+from pipeline.domain.tomlread import unread_keys
 from pipeline.errors import ConfigError
 
 STATUS_LISTS = ("waiting", "resolved", "closed")
