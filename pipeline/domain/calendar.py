@@ -205,6 +205,29 @@ def _reached(cal: Calendar, start_ms: int, amount_ms: int) -> int:
                                                  f"within {MAX_DAYS} days")
 
 
+def closed_spans(cal: Calendar, start: int, end: int) -> list[tuple[int, int]]:
+    """The spans inside ``[start, end)`` that the calendar does not count, in order."""
+    if end <= start or is_24x7(cal):
+        return []
+    out: list[tuple[int, int]] = []
+    at = start
+    day = local_day(start, cal.zone) - timedelta(days=1)
+    last = local_day(end, cal.zone) + timedelta(days=1)
+    while day <= last and at < end:
+        for open_ms, close_ms in _open_ranges(cal, day):
+            if close_ms <= at:
+                continue
+            if open_ms >= end:
+                break
+            if open_ms > at:
+                out.append((at, open_ms))
+            at = max(at, close_ms)
+        day += timedelta(days=1)
+    if at < end:
+        out.append((at, end))
+    return out
+
+
 # --- the same answers by bisection ------------------------------------------------------------------
 # A calendar's opening ranges over a span of days, in order, with the open time before each: elapsed() is a
 # difference of two look-ups and reached() one more, instead of a walk day by day (a ticket's instants are

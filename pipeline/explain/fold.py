@@ -18,13 +18,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 import orjson
 
 from pipeline.domain import calendar, judged
-from pipeline.domain.calendar import ROUND_THE_CLOCK, Calendar
 from pipeline.domain.clock import EventPartitionClock, ManualClock
 from pipeline.domain.contracts import Contract
 from pipeline.domain.events import Event, Rejection, decode
@@ -56,7 +54,7 @@ def explain(ticket_id: str, records: Iterable[RecordLike], policy: Policy, now_m
     :class:`Record` or ``(offset, key, value, timestamp_ms)``), judged at ``now_ms``."""
     wall = ManualClock(now_ms)
     fold = _Fold(clock=EventPartitionClock(wall, lateness_ms), wall=wall,
-                 metrics=metrics or _metrics(), policy=policy, orphan_timeout_ms=orphan_timeout_ms,
+                 metrics=metrics or Metrics.create(), policy=policy, orphan_timeout_ms=orphan_timeout_ms,
                  events_topic=EVENTS_TOPIC)
     store = MemoryStore()
     watch = _Watch(ticket_id, policy)
@@ -71,10 +69,6 @@ def explain(ticket_id: str, records: Iterable[RecordLike], policy: Policy, now_m
     if clock_now is None or clock_now < now_ms:
         watch.step(store, fold.advance(partition, now_ms + lateness_ms, store), None, now_ms, None)
     return watch.explanation(now_ms)
-
-
-def _metrics() -> Metrics:
-    return Metrics.create()
 
 
 def _records(records: Iterable[RecordLike]) -> Iterator[Record]:
@@ -108,45 +102,6 @@ class _Fold(Processor):
         fell due fires. Not a heartbeat: the judging instant may be further ahead than an event may be."""
         self.clock.observe(partition, high_water)
         return self._fire_due(partition, SOURCE_TICKS, -1, store, Tally())
-
-
-# --- choices --------------------------------------------------------------------------------------
-
-def calendar_choice(policy: Policy, contract: Contract, severity: int, product: str | None,
-                    fastlane: bool) -> tuple[Calendar, str]:
-    """The calendar :meth:`Policy.calendar_under` gives, and which setting chose it (section 10's order)."""
-    cal = contract.calendar_for_severity.get(severity)
-    if cal is not None:
-        return cal, f"contract calendar_for_severity.{severity}"
-    if contract.calendar is not None:
-        return contract.calendar, "contract calendar"
-    for i, rule in enumerate(policy.calendar_rules):
-        if rule.matches(severity, product, fastlane):
-            return rule.calendar, f"calendar_for rule {i}"
-    return ROUND_THE_CLOCK, "24x7"
-
-
-def closed_hours(cal: Calendar, start: int, end: int) -> list[tuple[int, int]]:
-    """The spans inside ``[start, end)`` that the calendar does not count, in order."""
-    if end <= start or calendar.is_24x7(cal):
-        return []
-    out: list[tuple[int, int]] = []
-    at = start
-    day = calendar.local_day(start, cal.zone) - timedelta(days=1)
-    last = calendar.local_day(end, cal.zone) + timedelta(days=1)
-    while day <= last and at < end:
-        for open_ms, close_ms in calendar._open_ranges(cal, day):
-            if close_ms <= at:
-                continue
-            if open_ms >= end:
-                break
-            if open_ms > at:
-                out.append((at, open_ms))
-            at = max(at, close_ms)
-        day += timedelta(days=1)
-    if at < end:
-        out.append((at, end))
-    return out
 
 
 # --- watching the fold -----------------------------------------------------------------------------
@@ -263,7 +218,7 @@ class _Watch:
                 why = event.type if event is not None else "time"
             self.severities.append(model.Choice(at, f"Sev{sev}", why))
         contract = judged.contract_of(state, self.policy)
-        cal, why = calendar_choice(self.policy, contract, sev, state.product, state.fastlane)
+        cal, why = self.policy.calendar_choice(contract, sev, state.product, state.fastlane)
         if not self.calendars or self.calendars[-1].value != cal.name or self.calendars[-1].why != why:
             self.calendars.append(model.Choice(at, cal.name, why))
 
@@ -297,7 +252,7 @@ class _Watch:
         contract = judged.contract_of(state, self.policy)
         sev = state.severity or 0
         target = self.policy.target_ms(contract, track.clock.metric, sev, state.fastlane)
-        cal, _ = calendar_choice(self.policy, contract, sev, state.product, state.fastlane)
+        cal, _ = self.policy.calendar_choice(contract, sev, state.product, state.fastlane)
         last = track.targets[-1] if track.targets else None
         if last is None or (last.severity, last.target_ms, last.calendar) != (sev, target, cal.name):
             track.targets.append(TargetAt(max(at, track.clock.start), sev, target, cal.name))
@@ -345,7 +300,7 @@ class _Watch:
         end = track.end if track.end is not None else track.clock.end
         severity = record["severity"] if record is not None else track.severity
         target = self.policy.target_ms(contract, clock.metric, severity, state.fastlane)
-        cal, _ = calendar_choice(self.policy, contract, severity, state.product, state.fastlane)
+        cal, _ = self.policy.calendar_choice(contract, severity, state.product, state.fastlane)
         paused_now = end is None and clock.paused_since is not None
         deadline = at_risk = None
         if target is not None and not paused_now:
@@ -367,7 +322,7 @@ class _Watch:
         pauses = [Interval(p[i], p[i + 1], WAITING) for i in range(0, len(p), 2)]
         if clock.paused_since is not None:
             pauses.append(Interval(clock.paused_since, None if end is None else end, WAITING))
-        closed = closed_hours(cal, clock.start, until)
+        closed = calendar.closed_spans(cal, clock.start, until)
         return ClockLine(
             metric=clock.metric, cycle=clock.cycle, start=clock.start, end=end, ended_by=track.ended_by,
             outcome=outcome, decided_at=decided_at, target_ms=target, calendar=cal.name, deadline=deadline,
@@ -392,4 +347,4 @@ def _status(state: TicketState | None, any_record: bool) -> str:
     return "open"
 
 
-__all__: Sequence[str] = ("CLOSED", "WAITING", "calendar_choice", "closed_hours", "explain")
+__all__: Sequence[str] = ("CLOSED", "WAITING", "explain")

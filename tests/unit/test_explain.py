@@ -16,7 +16,7 @@ from pipeline.cli import main
 from pipeline.domain.policy import Policy, load_policy
 from pipeline.domain.timefmt import DAY_MS, HOUR_MS, MINUTE_MS, format_rfc3339_ms, parse_rfc3339_ms
 from pipeline.explain import model
-from pipeline.explain.fold import calendar_choice, explain
+from pipeline.explain.fold import explain
 from pipeline.explain.render import as_html, as_json
 from pipeline.explain.source import by_ticket, from_file, partition_of
 from pipeline.processing.io import Record
@@ -161,7 +161,7 @@ def test_the_calendar_choice_is_the_policys(example: Policy) -> None:
         for severity in (1, 2, 3, 4):
             for product in ("desktop", "service-provider"):
                 for fastlane in (False, True):
-                    cal, _ = calendar_choice(example, contract, severity, product, fastlane)
+                    cal, _ = example.calendar_choice(contract, severity, product, fastlane)
                     assert cal == example.calendar_under(contract, severity, product, fastlane)
 
 
