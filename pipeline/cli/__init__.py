@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.cli import commands, policy, worker
+from pipeline.cli import commands, policy, rejudge, worker
 from pipeline.cli.demo import PORTS
 from pipeline.errors import BrokerError, ConfigError, PipelineError, StorageError
 from pipeline.settings import (
@@ -134,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
                            "latest event's instant is then the judging clock (else the wall clock)")
     expl.add_argument("--timezone", dest="explain_timezone", default="UTC",
                       help="html: the time zone times are shown in (default UTC)")
-    expl.set_defaults(handler=commands.explain, needs=(Settings,))
+    expl.set_defaults(handler=rejudge.explain, needs=(Settings,))
 
     what = _command(sub, "whatif", "compare a period judged by the live and a candidate policy")
     what.add_argument("--policy", dest="candidate_policy", type=Path, required=True, metavar="CANDIDATE.toml",
@@ -150,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--format", dest="whatif_format", choices=["html", "json", "csv"], default="html",
                       help="the output format (default html)")
     what.add_argument("--out", dest="whatif_out", type=Path, help="the file to write (default: standard output)")
-    what.set_defaults(handler=commands.whatif, needs=(Settings,))
+    what.set_defaults(handler=rejudge.whatif, needs=(Settings,))
 
     sim = _command(sub, "simulate", "play simulated ticket lifecycles to Kafka, or to a file")
     sim.add_argument("--seed", type=int, default=1, help="the same seed plays the same tickets (default 1)")
