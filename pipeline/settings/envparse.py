@@ -136,6 +136,13 @@ def directory(key: str, raw: str) -> Path:
     return path
 
 
+def existing_directory(key: str, raw: str) -> Path:
+    path = directory(key, raw)
+    if not path.is_dir():
+        raise ConfigError(key, "must name an existing directory; nothing is there", raw)
+    return path
+
+
 Parser = Callable[[str, str], Any]
 
 
